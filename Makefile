@@ -1,0 +1,45 @@
+# Two commands do all the set-up on a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+DEMO_DIR := .demo
+DEMO_AS_OF ?= 2026-11-20
+
+.PHONY: install test test-fast lint demo bench lock clean
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+install: $(BIN)/.installed
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy ehcp_workflow flows deployments
+
+# The whole suite: lint, pure rules, database (SQLite, and PostgreSQL where reachable), flows.
+test: lint
+	$(BIN)/python -m pytest -q
+
+# The fast loop while editing: no Prefect harness.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not flows"
+
+demo: install
+	bash scripts/demo.sh $(DEMO_DIR) $(DEMO_AS_OF)
+
+bench: install
+	$(BIN)/python -m bench.engine
+
+# Re-resolve the pinned, hashed lock from pyproject.toml (run by hand, commit the result).
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
+		--no-emit-package ehcp-workflow -o requirements.lock
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

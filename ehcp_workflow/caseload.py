@@ -1,0 +1,225 @@
+"""The caseload: the one column contract every input, store and evaluator agrees on.
+
+A *case* is one request for an EHC needs assessment (SEN2 ``Requests``) together with the plan it
+produced, that plan's latest review and any phase transfer or transfer between councils. Every
+statutory clock is a function of the dates in one case row (and, for the 6-week advice duty, of the
+case's advice requests, held in a second table).
+
+Importers (SEN2 XML, the project's CSV/XLSX format), the database and the demo-data generator all
+produce a :class:`Caseload`; both evaluators consume one. Dates are ``datetime64`` columns holding
+calendar dates (statutory deadlines are dates, never instants); missing means "has not happened"
+or "not known".
+
+Why a flat row per case and not the event log: the nightly pass over a national-size caseload must
+be vectorised, and a row of "latest date of each event" is what the regulations reason about (the
+annual review runs from the *last* review, the 20 weeks from *the* request).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+
+class Outcome(StrEnum):
+    """SEN2 request/assessment outcome codes (sen2-spec §3.1, §3.2)."""
+
+    YES = "Y"  # request: LA agreed to assess / assessment: LA decided to issue a plan
+    NO = "N"  # request: refused to assess / assessment: decided not to issue
+    AWAITING = "A"  # decision not yet made
+    WITHDRAWN = "W"  # withdrawn or ceased before the decision
+    HISTORICAL = "H"  # decided before the collection period (old plans, transfers in)
+
+
+OUTCOME_CODES = frozenset(o.value for o in Outcome)
+REVIEW_OUTCOMES = frozenset({"A", "C", "M"})  # amend / cease / maintain (sen2-spec §3.4)
+PHASE_TRANSFER_TYPES = frozenset({"school", "post16", "post16_other"})  # reg 18(1)(b), 18(1)(a), 18(2)
+EXCEPTION_GROUNDS = frozenset({"a", "b", "c", "d", "e", "f", "g", "unspecified"})  # statutory-rules §2.1
+ADVICE_PROVIDERS = (
+    "educational_psychology",
+    "paediatrics",
+    "speech_language_therapy",
+    "occupational_therapy",
+    "physiotherapy",
+    "social_care",
+    "school_or_early_years",
+    "other",
+)
+
+# --- case table -----------------------------------------------------------------------------------
+
+#: Identity and routing columns (strings). ``case_ref`` is unique within a caseload.
+ID_COLUMNS: tuple[str, ...] = ("case_ref", "person_ref", "la", "team", "caseworker")
+
+#: Date columns of the case table, each the date an event happened (or, for the three marked
+#: ``planned``, a date set in advance). Events dated after ``as_of`` are treated as not yet happened,
+#: which is what makes a replay of a past night give that night's answer.
+EVENT_DATE_COLUMNS: tuple[str, ...] = (
+    "request_received",  # LA received the request (or became responsible under s.24): A1/A4/A8 start
+    "request_outcome_date",  # parent told whether the LA will assess (reg 5(1))
+    "assessment_outcome_date",  # Y: final plan issued (reg 13(2)); N: notice not to issue (reg 10(1))
+    "draft_plan_served",  # draft plan served on the parent/young person (reg 13(1))
+    "plan_start",  # date the plan was first made (s.44(1)(a); SEN2 NamedPlan/StartDate)
+    "plan_ceased",  # date the plan ended (SEN2 CeaseDate)
+    "review_meeting",  # most recent annual review meeting (SEN2 ReviewMeeting)
+    "review_report_sent",  # review report circulated after that meeting (reg 20(7)/21(7))
+    "review_decision_letter",  # LA wrote with its review decision (SEN2 LastReview)
+    "amendment_notice",  # copy plan + proposed amendments sent (reg 22(2); SEN2 ReviewDraft)
+    "amended_plan_issued",  # final amended plan, or notice not to amend (reg 22(3)-(4))
+    "phase_transfer_final",  # amended plan naming the next institution (SEN2 PhaseTransferFinalDate)
+    "transfer_in_date",  # plan transferred in from another LA (reg 15(2)-(3))
+    "transfer_in_notice_sent",  # new LA's notice to the family (reg 15(4))
+    "transfer_out_aware",  # old LA became aware of the move (reg 15(3))
+    "transfer_out_completed",  # old LA transferred the plan (reg 15(2)-(3))
+    "reassessment_requested",  # request for a re-assessment received (reg 25(1))
+    "reassessment_decision_date",  # notice of decision whether to re-assess (reg 25(1))
+    "reassessed_plan_issued",  # final plan after re-assessment (reg 27(2))
+    "appealable_decision_date",  # written notice of an appealable decision sent (TR r.20(1)(c))
+    "mediation_certificate_date",  # mediation certificate issued (TR r.20(1)(c))
+    "appeal_lodged",  # notice of appeal received by the Tribunal
+)
+PLANNED_DATE_COLUMNS: tuple[str, ...] = (
+    "phase_transfer_date",  # date of the transfer between phases (reg 18)
+    "phase_transfer_due",  # explicit due date carried by the case (SEN2 PhaseTransferDueDate)
+    "transfer_out_move",  # date of the family's move out of the area (reg 15(2))
+)
+DATE_COLUMNS: tuple[str, ...] = EVENT_DATE_COLUMNS + PLANNED_DATE_COLUMNS
+
+#: Coded columns (strings, missing = not recorded).
+CODE_COLUMNS: dict[str, frozenset[str]] = {
+    "request_outcome": OUTCOME_CODES,
+    "assessment_outcome": OUTCOME_CODES,
+    "review_outcome": REVIEW_OUTCOMES,
+    "phase_transfer_type": PHASE_TRANSFER_TYPES,
+}
+
+#: Free-text / other-LA columns (strings): destination LA when exported before the assessment was
+#: completed (SEN2 Exported), origin LA of a transfer in (SEN2 TransferLA).
+TEXT_COLUMNS: tuple[str, ...] = ("exported_to", "transfer_in_from", "cease_reason")
+
+#: Boolean columns: whether the LA agreed to re-assess (reg 25(1)).
+BOOL_COLUMNS: tuple[str, ...] = ("reassessment_agreed",)
+
+#: One exception column per clock that has exception grounds (statutory-rules §2.1). The value is
+#: the ground letter (``a``..``g``) or ``unspecified`` (SEN2 only says *that* an exception applies:
+#: ``Week20`` = 1). Filled by the catalogue: see :func:`exception_column`.
+EXCEPTION_PREFIX = "exception_"
+
+
+def exception_column(clock_id: str) -> str:
+    """Name of the case column recording an exception ground for ``clock_id``."""
+    return f"{EXCEPTION_PREFIX}{clock_id}"
+
+
+EXCEPTION_CLOCKS: tuple[str, ...] = (
+    "decision_to_assess",
+    "decision_not_to_issue",
+    "final_plan",
+    "reassessed_plan",
+)
+EXCEPTION_COLUMNS: tuple[str, ...] = tuple(exception_column(c) for c in EXCEPTION_CLOCKS)
+
+CASE_COLUMNS: tuple[str, ...] = (
+    ID_COLUMNS
+    + DATE_COLUMNS
+    + tuple(CODE_COLUMNS)
+    + TEXT_COLUMNS
+    + BOOL_COLUMNS
+    + EXCEPTION_COLUMNS
+)
+
+# --- advice table (one row per request for advice, reg 8) ------------------------------------------
+
+ADVICE_COLUMNS: tuple[str, ...] = ("case_ref", "provider", "requested", "received", "exception")
+ADVICE_DATE_COLUMNS: tuple[str, ...] = ("requested", "received")
+
+DATE_DTYPE = "datetime64[s]"
+
+
+@dataclass(frozen=True)
+class Caseload:
+    """A set of cases ready for evaluation.
+
+    ``unrecorded`` names the case columns the source does not capture at all (SEN2 has no date for
+    the review report, for example). A clock whose end event is unrecorded cannot be judged and is
+    reported ``not_applicable`` with that reason, instead of being shown as overdue for every case.
+    """
+
+    cases: pd.DataFrame
+    advice: pd.DataFrame = field(default_factory=lambda: empty_advice())
+    unrecorded: frozenset[str] = frozenset()
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        missing = [c for c in CASE_COLUMNS if c not in self.cases.columns]
+        if missing:
+            raise ValueError(f"caseload is missing columns: {', '.join(missing)}")
+        missing_adv = [c for c in ADVICE_COLUMNS if c not in self.advice.columns]
+        if missing_adv:
+            raise ValueError(f"advice table is missing columns: {', '.join(missing_adv)}")
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+
+def empty_cases(n: int = 0) -> pd.DataFrame:
+    """A case table of ``n`` rows with every contract column present and empty."""
+    data: dict[str, object] = {}
+    for col in ID_COLUMNS + tuple(CODE_COLUMNS) + TEXT_COLUMNS + EXCEPTION_COLUMNS:
+        data[col] = pd.array([pd.NA] * n, dtype="string")
+    for col in DATE_COLUMNS:
+        data[col] = np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE)
+    for col in BOOL_COLUMNS:
+        data[col] = pd.array([pd.NA] * n, dtype="boolean")
+    return pd.DataFrame(data)
+
+
+def empty_advice(n: int = 0) -> pd.DataFrame:
+    """An advice table of ``n`` rows with every contract column present and empty."""
+    return pd.DataFrame(
+        {
+            "case_ref": pd.array([pd.NA] * n, dtype="string"),
+            "provider": pd.array([pd.NA] * n, dtype="string"),
+            "requested": np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE),
+            "received": np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE),
+            "exception": pd.array([pd.NA] * n, dtype="string"),
+        }
+    )
+
+
+def normalise_cases(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with every contract column present and in its contract dtype.
+
+    Extra columns are kept (importers may carry e.g. a source line number); missing contract columns
+    are added empty. Values must already be valid: validation belongs to the importers, which can
+    name the file, row and field.
+    """
+    out = df.copy()
+    n = len(out)
+    for col in ID_COLUMNS + tuple(CODE_COLUMNS) + TEXT_COLUMNS + EXCEPTION_COLUMNS:
+        out[col] = out[col].astype("string") if col in out else pd.array([pd.NA] * n, dtype="string")
+    for col in DATE_COLUMNS:
+        if col in out:
+            out[col] = pd.to_datetime(out[col]).astype(DATE_DTYPE)
+        else:
+            out[col] = np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE)
+    for col in BOOL_COLUMNS:
+        out[col] = out[col].astype("boolean") if col in out else pd.array([pd.NA] * n, dtype="boolean")
+    return out
+
+
+def normalise_advice(df: pd.DataFrame) -> pd.DataFrame:
+    """Return the advice table ``df`` in contract dtypes (see :func:`normalise_cases`)."""
+    out = df.copy()
+    n = len(out)
+    for col in ("case_ref", "provider", "exception"):
+        out[col] = out[col].astype("string") if col in out else pd.array([pd.NA] * n, dtype="string")
+    for col in ADVICE_DATE_COLUMNS:
+        if col in out:
+            out[col] = pd.to_datetime(out[col]).astype(DATE_DTYPE)
+        else:
+            out[col] = np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE)
+    return out
