@@ -123,12 +123,7 @@ EXCEPTION_CLOCKS: tuple[str, ...] = (
 EXCEPTION_COLUMNS: tuple[str, ...] = tuple(exception_column(c) for c in EXCEPTION_CLOCKS)
 
 CASE_COLUMNS: tuple[str, ...] = (
-    ID_COLUMNS
-    + DATE_COLUMNS
-    + tuple(CODE_COLUMNS)
-    + TEXT_COLUMNS
-    + BOOL_COLUMNS
-    + EXCEPTION_COLUMNS
+    ID_COLUMNS + DATE_COLUMNS + tuple(CODE_COLUMNS) + TEXT_COLUMNS + BOOL_COLUMNS + EXCEPTION_COLUMNS
 )
 
 # --- advice table (one row per request for advice, reg 8) ------------------------------------------
@@ -223,3 +218,23 @@ def normalise_advice(df: pd.DataFrame) -> pd.DataFrame:
         else:
             out[col] = np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE)
     return out
+
+
+def records(df: pd.DataFrame) -> list[dict[str, object]]:
+    """Rows as dicts of plain Python values (``datetime.date``, ``str``, ``bool``; ``None`` if missing).
+
+    The per-case evaluator works on these; it is the slow path (explanations, one case at a time).
+    """
+    cols: dict[str, list[object]] = {}
+    for c in df.columns:
+        s = df[c]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            arr = s.to_numpy().astype("datetime64[D]")
+            cols[c] = [None if np.isnat(v) else v.astype(object) for v in arr]
+        else:
+            cols[c] = [
+                None if v is pd.NA or v is None or (isinstance(v, float) and v != v) else v
+                for v in s.to_numpy(dtype=object)
+            ]
+    keys = list(cols)
+    return [dict(zip(keys, vals, strict=True)) for vals in zip(*cols.values(), strict=True)] if keys else []

@@ -1,0 +1,204 @@
+"""The clock catalogue: typed rules loaded from ``config/clocks.yaml``.
+
+Rules are data (like vacanza/holidays' rules with statute references) so that the law lives in one
+reviewed file and both evaluators interpret the same definitions. Loading validates the file
+strictly: a typo in a field name or unit is an error at start-up, not a silently wrong deadline.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ehcp_workflow import caseload as cl
+
+#: Anchors computed from several case columns (see the catalogue header and ``anchors``).
+DERIVED_ANCHORS = frozenset({"review_anchor", "review_anchor_before_transfer"})
+#: Named rules implemented in code, in both evaluators.
+NAMED_RULES = frozenset(
+    {"reg18_phase_transfer", "reg15_move_day", "superseded_by_transfer_in_review", "no_decision_to_amend"}
+)
+ADVICE_FIELDS = frozenset(cl.ADVICE_COLUMNS)
+
+
+class Unit(StrEnum):
+    WEEKS = "weeks"
+    DAYS = "days"
+    MONTHS = "months"
+    WORKING_DAYS = "working_days"
+    RULE = "rule"
+
+
+class Counting(StrEnum):
+    WITHIN = "within"
+    BEGINNING_WITH = "beginning_with"
+
+
+class Kind(StrEnum):
+    DUTY = "duty"
+    WINDOW = "window"
+
+
+class Law(StrEnum):
+    STATUTE = "statute"
+    TRIBUNAL_RULES = "tribunal_rules"
+    GUIDANCE = "guidance"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Limit(_Strict):
+    unit: Unit
+    amount: int = Field(default=0, ge=0)
+    rule: str | None = None
+    #: For ``later_of`` entries: the column or derived anchor the period runs from.
+    from_: str | None = Field(default=None, alias="from")
+
+    @model_validator(mode="after")
+    def _check(self) -> Limit:
+        if self.unit is Unit.RULE:
+            if self.rule not in NAMED_RULES:
+                raise ValueError(f"unknown named rule {self.rule!r}")
+        elif self.amount <= 0:
+            raise ValueError("a limit needs a positive amount")
+        return self
+
+
+class When(_Strict):
+    field: str
+    in_: tuple[str, ...] = Field(alias="in")
+
+
+class End(_Strict):
+    field: str
+    when: When | None = None
+    after_start_only: bool = False
+
+
+class Condition(_Strict):
+    """A reason the clock does not apply to a case."""
+
+    reason: str
+    field: str | None = None
+    in_: tuple[str, ...] | None = Field(default=None, alias="in")
+    present: bool | None = None
+    is_: bool | None = Field(default=None, alias="is")
+    rule: str | None = None
+    unless_ended: bool = False
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        tests = [self.in_ is not None, self.present is not None, self.is_ is not None, self.rule is not None]
+        if sum(tests) != 1:
+            raise ValueError("a condition needs exactly one of: in, present, is, rule")
+        if self.rule is not None and self.rule not in NAMED_RULES:
+            raise ValueError(f"unknown named rule {self.rule!r}")
+        if self.rule is None and self.field is None:
+            raise ValueError("a condition needs a field")
+        return self
+
+
+class ClockRule(_Strict):
+    id: str
+    ref: str
+    title: str
+    regulation: str
+    law: Law
+    kind: Kind
+    starts: str
+    limit: Limit
+    counting: Counting = Counting.WITHIN
+    later_of: tuple[Limit, ...] = ()
+    rule: str | None = None
+    ends: End | None = None
+    per: Literal["case", "advice_request"] = "case"
+    exception_grounds: tuple[str, ...] = ()
+    not_applicable_when: tuple[Condition, ...] = ()
+
+    @property
+    def exception_column(self) -> str | None:
+        """The case column holding an exception ground for this clock, if it can have one."""
+        if not self.exception_grounds:
+            return None
+        return "exception" if self.per == "advice_request" else cl.exception_column(self.id)
+
+    def grounds_accepted(self) -> frozenset[str]:
+        """Grounds that disapply this limit (``unspecified`` wherever any ground is)."""
+        if not self.exception_grounds:
+            return frozenset()
+        return frozenset(self.exception_grounds) | {"unspecified"}
+
+
+class Catalogue(_Strict):
+    version: int
+    clocks: tuple[ClockRule, ...]
+
+    @model_validator(mode="after")
+    def _check_fields(self) -> Catalogue:
+        known = set(cl.CASE_COLUMNS) | DERIVED_ANCHORS
+        seen: set[str] = set()
+        for c in self.clocks:
+            if c.id in seen:
+                raise ValueError(f"duplicate clock id {c.id!r}")
+            seen.add(c.id)
+            fields = known if c.per == "case" else ADVICE_FIELDS
+            names = [c.starts]
+            names += [e.from_ for e in c.later_of if e.from_]
+            if c.ends:
+                names.append(c.ends.field)
+                if c.ends.when:
+                    names.append(c.ends.when.field)
+            names += [k.field for k in c.not_applicable_when if k.field]
+            for n in names:
+                if n not in fields:
+                    raise ValueError(f"clock {c.id!r} refers to unknown field {n!r}")
+            for g in c.exception_grounds:
+                if g not in cl.EXCEPTION_GROUNDS:
+                    raise ValueError(f"clock {c.id!r}: unknown exception ground {g!r}")
+            if c.exception_grounds and c.per == "case" and c.id not in cl.EXCEPTION_CLOCKS:
+                raise ValueError(f"clock {c.id!r} has exception grounds but no exception column")
+            if c.rule is not None and c.rule not in NAMED_RULES:
+                raise ValueError(f"clock {c.id!r}: unknown named rule {c.rule!r}")
+        return self
+
+    def __getitem__(self, clock_id: str) -> ClockRule:
+        for c in self.clocks:
+            if c.id == clock_id:
+                return c
+        raise KeyError(clock_id)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self.clocks)
+
+
+DEFAULT_CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "config" / "clocks.yaml"
+
+
+def load_catalogue(path: Path | str | None = None) -> Catalogue:
+    """Load and validate the clock catalogue (``config/clocks.yaml`` by default)."""
+    p = Path(path) if path is not None else DEFAULT_CATALOGUE_PATH
+    if path is None:
+        return _default_catalogue()
+    return _parse(p)
+
+
+@lru_cache(maxsize=1)
+def _default_catalogue() -> Catalogue:
+    return _parse(DEFAULT_CATALOGUE_PATH)
+
+
+def _parse(p: Path) -> Catalogue:
+    with p.open(encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    try:
+        return Catalogue.model_validate(raw)
+    except ValueError as exc:
+        raise ValueError(f"{p}: invalid clock catalogue: {exc}") from exc

@@ -1,0 +1,36 @@
+"""Application settings, read at the edges (CLI, flows) from the environment and ``config/``.
+
+The pure core never reads settings: it is handed a :class:`~ehcp_workflow.conventions.Conventions`.
+Environment variables use the ``EHCP_`` prefix (``EHCP_DATABASE_URL``, ``EHCP_CONVENTIONS__WEEK_COUNTING``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ehcp_workflow.conventions import Conventions
+
+#: The repository's ``config/`` folder (also the default for an installed checkout).
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EHCP_", env_nested_delimiter="__", extra="ignore")
+
+    #: SQLite file in the working directory by default; ``postgresql+psycopg://...`` for PostgreSQL.
+    database_url: str = "sqlite:///ehcp.db"
+    #: The council's zone: "today" for a scheduled run is the scheduled start's date here.
+    timezone: str = "Europe/London"
+    conventions: Conventions = Field(default_factory=Conventions)
+    config_dir: Path = CONFIG_DIR
+    #: Apprise routing configuration (tags for caseworkers, teams, managers).
+    notifications_config: Path = CONFIG_DIR / "notifications.yaml"
+    #: Allow a child's initials in alert bodies (only for councils whose channels are approved).
+    alert_initials: bool = False
+
+
+def get_settings() -> Settings:
+    return Settings()
