@@ -91,7 +91,7 @@ def test_f4_reg20_review_report_decision_and_devon() -> None:
     assert c["review_report"].due == D(2024, 11, 15)
     assert c["review_decision"].due == D(2024, 11, 29)
     assert c["review_decision"].status == "pending"  # the letter is dated after as_of: not yet sent
-    assert c["amendment_notice"].due == D(2024, 11, 29)
+    assert c["amendment_notice"].status == "not_applicable"  # no decision to amend yet at as_of
     later = evaluate(
         D(2025, 2, 1),
         plan_start=D(2020, 1, 10),
@@ -102,6 +102,7 @@ def test_f4_reg20_review_report_decision_and_devon() -> None:
     )
     assert later["amended_plan"].due == D(2025, 1, 24)
     assert later["amended_plan"].status == "overdue"
+    assert later["amendment_notice"].due == D(2024, 11, 29)
     assert later["amendment_notice"].status == "met"
 
 
