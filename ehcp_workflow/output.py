@@ -31,7 +31,7 @@ def _cell(v: Any) -> str:
     if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
         return ""
     if isinstance(v, pd.Timestamp):
-        return v.date().isoformat()
+        return str(v.date().isoformat())
     if hasattr(v, "isoformat"):
         return str(v.isoformat())[:10]
     return str(v)
