@@ -97,7 +97,21 @@ def bank_holiday_array() -> DateArray:
 
 
 def add_months_array(d: DateArray, n: int) -> DateArray:
-    """Vectorised :func:`add_months` over ``datetime64[D]`` (NaT stays NaT)."""
+    """Vectorised :func:`add_months` over ``datetime64[D]`` (NaT stays NaT).
+
+    Only the dates present are computed: most month-based columns (transfers, appeals, phase
+    transfers) are empty for most cases.
+    """
+    ok = ~np.isnat(d)
+    if ok.all():
+        return _add_months_dense(d, n)
+    out = np.full(d.shape, np.datetime64("NaT"), dtype="datetime64[D]")
+    if ok.any():
+        out[ok] = _add_months_dense(d[ok], n)
+    return out
+
+
+def _add_months_dense(d: DateArray, n: int) -> DateArray:
     month = d.astype("datetime64[M]")
     day0 = (d - month.astype("datetime64[D]")).astype(np.int64)
     target = month + np.timedelta64(n, "M")

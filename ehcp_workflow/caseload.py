@@ -134,6 +134,25 @@ ADVICE_DATE_COLUMNS: tuple[str, ...] = ("requested", "received")
 DATE_DTYPE = "datetime64[s]"
 
 
+def code_dtype(column: str) -> pd.CategoricalDtype:
+    """The categorical dtype of a coded column (outcomes, review outcome, exception grounds...).
+
+    Categorical rather than plain strings: the vectorised engine reads the integer codes directly,
+    which is what makes a 1M-case pass take a second (string columns cost ~0.3 s per 200k rows).
+    """
+    vocab = EXCEPTION_GROUNDS if column.startswith(EXCEPTION_PREFIX) else CODE_COLUMNS[column]
+    return pd.CategoricalDtype(categories=sorted(vocab))
+
+
+def _categorical(values: pd.Series | None, column: str, n: int) -> pd.Series | pd.Categorical:
+    dtype = code_dtype(column)
+    if values is None:
+        return pd.Categorical([None] * n, dtype=dtype)
+    if isinstance(values.dtype, pd.CategoricalDtype) and values.dtype == dtype:
+        return values
+    return values.astype("string").astype(dtype)
+
+
 @dataclass(frozen=True)
 class Caseload:
     """A set of cases ready for evaluation.
@@ -163,8 +182,10 @@ class Caseload:
 def empty_cases(n: int = 0) -> pd.DataFrame:
     """A case table of ``n`` rows with every contract column present and empty."""
     data: dict[str, object] = {}
-    for col in ID_COLUMNS + tuple(CODE_COLUMNS) + TEXT_COLUMNS + EXCEPTION_COLUMNS:
+    for col in ID_COLUMNS + TEXT_COLUMNS:
         data[col] = pd.array([pd.NA] * n, dtype="string")
+    for col in tuple(CODE_COLUMNS) + EXCEPTION_COLUMNS:
+        data[col] = _categorical(None, col, n)
     for col in DATE_COLUMNS:
         data[col] = np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE)
     for col in BOOL_COLUMNS:
@@ -190,12 +211,14 @@ def normalise_cases(df: pd.DataFrame) -> pd.DataFrame:
 
     Extra columns are kept (importers may carry e.g. a source line number); missing contract columns
     are added empty. Values must already be valid: validation belongs to the importers, which can
-    name the file, row and field.
+    name the file, row and field (a code outside its vocabulary would become missing here).
     """
     out = df.copy()
     n = len(out)
-    for col in ID_COLUMNS + tuple(CODE_COLUMNS) + TEXT_COLUMNS + EXCEPTION_COLUMNS:
+    for col in ID_COLUMNS + TEXT_COLUMNS:
         out[col] = out[col].astype("string") if col in out else pd.array([pd.NA] * n, dtype="string")
+    for col in tuple(CODE_COLUMNS) + EXCEPTION_COLUMNS:
+        out[col] = _categorical(out.get(col), col, n)
     for col in DATE_COLUMNS:
         if col in out:
             out[col] = pd.to_datetime(out[col]).astype(DATE_DTYPE)

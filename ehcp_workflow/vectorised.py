@@ -168,8 +168,14 @@ def _dates(s: pd.Series) -> Dates:
 CATEGORIES: dict[str, tuple[str, ...]] = {c: tuple(sorted(v)) for c, v in CODE_COLUMNS.items()}
 
 
-def _codes(s: pd.Series, column: str) -> npt.NDArray[np.int8]:
-    return np.asarray(pd.Categorical(s, categories=CATEGORIES[column]).codes, dtype=np.int8)
+def _codes(s: pd.Series, categories: tuple[str, ...]) -> npt.NDArray[np.int8]:
+    """Integer codes of a coded column: free when it already has the contract's categorical dtype."""
+    if isinstance(s.dtype, pd.CategoricalDtype) and tuple(s.dtype.categories) == categories:
+        return np.asarray(s.cat.codes, dtype=np.int8)
+    codes, uniques = pd.factorize(s)  # plain strings: factorize, then map the few distinct values
+    lookup = np.array([categories.index(u) if u in categories else -1 for u in uniques] + [-1], dtype=np.int8)
+    result: npt.NDArray[np.int8] = lookup[codes]
+    return result
 
 
 def code_in(values: npt.NDArray[np.int8], column: str, wanted: Iterable[str]) -> Mask:
@@ -192,10 +198,10 @@ def _prepare(caseload: Caseload, as_of: dt.date) -> dict[str, Any]:
                 d = np.where(d > a, NAT, d)
             col[c] = d
     for c in CODE_COLUMNS:
-        col[c] = _codes(df[c], c)
+        col[c] = _codes(df[c], CATEGORIES[c])
     for c in df.columns:
         if c.startswith("exception_"):
-            col[c] = pd.Categorical(df[c], categories=_GROUNDS).codes.astype(np.int8)
+            col[c] = _codes(df[c], _GROUNDS)
     agreed = df["reassessment_agreed"].to_numpy(dtype="float64", na_value=np.nan)
     col["exported_present"] = df["exported_to"].notna().to_numpy()
     # a decision dated after as_of had not been made yet (replays)
@@ -215,8 +221,12 @@ def _prepare(caseload: Caseload, as_of: dt.date) -> dict[str, Any]:
 
 def _review_anchor(col: Mapping[str, Any], conv: Conventions) -> Dates:
     key = "review_decision_letter" if conv.review_anchor is ReviewAnchor.DECISION_LETTER else "review_meeting"
-    last: Dates = col[key]
-    return np.where(np.isnat(last), col["plan_start"], last)
+    cache_key = f"_review_anchor_{key}"
+    if cache_key not in col:
+        last: Dates = col[key]
+        col[cache_key] = np.where(np.isnat(last), col["plan_start"], last)  # type: ignore[index]
+    anchor: Dates = col[cache_key]
+    return anchor
 
 
 def _resolve(name: str, col: Mapping[str, Any], conv: Conventions) -> Dates:
@@ -414,7 +424,7 @@ def evaluate_rule(
     add(has_end & (end <= due), Status.MET, "")
     add(has_end, Status.LATE, "")
     add(a > due, Status.MET if rule.kind is Kind.WINDOW else Status.OVERDUE, "")
-    add((due - a).astype("timedelta64[D]").astype(np.int64) <= conv.due_soon_days, Status.DUE_SOON, "")
+    add(due <= a + np.timedelta64(conv.due_soon_days, "D"), Status.DUE_SOON, "")
 
     which = np.select(conds, list(range(len(conds))), default=len(conds))
     status = np.array([*choices, _S[Status.PENDING]], dtype=np.int8)[which]
@@ -472,7 +482,7 @@ def evaluate_caseload(
             for c in ("requested", "received"):
                 d = _dates(sub[c])
                 acol[c] = np.where(d > a, NAT, d)
-            acol["exception"] = pd.Categorical(sub["exception"], categories=_GROUNDS).codes.astype(np.int8)
+            acol["exception"] = _codes(sub["exception"], _GROUNDS)
             advice_clock = evaluate_rule(
                 rule, acol, as_of=as_of, conventions=conventions, unrecorded=frozenset(), n=len(sub)
             )
