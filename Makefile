@@ -31,7 +31,7 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not flows"
 
 demo: install
-	bash scripts/demo.sh $(DEMO_DIR) $(DEMO_AS_OF)
+	$(BIN)/ehcp demo --dir $(DEMO_DIR) --as-of $(DEMO_AS_OF)
 
 bench: install
 	$(BIN)/python -m bench.engine

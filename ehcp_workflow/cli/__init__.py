@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from ehcp_workflow.cli.clocks import clocks
+from ehcp_workflow.cli.demo import demo, demo_data
 
 app = typer.Typer(
     name="ehcp",
@@ -25,6 +26,8 @@ def _root() -> None:
 
 
 app.command("clocks")(clocks)
+app.command("demo-data")(demo_data)
+app.command("demo")(demo)
 
 
 def main() -> None:
