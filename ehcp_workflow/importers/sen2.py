@@ -27,13 +27,13 @@ import numpy as np
 import pandas as pd
 
 from ehcp_workflow.caseload import (
-    BOOL_COLUMNS,
     CASE_COLUMNS,
     DATE_COLUMNS,
     DATE_DTYPE,
     EXCEPTION_COLUMNS,
     Caseload,
     empty_advice,
+    empty_cases,
 )
 from ehcp_workflow.importers.result import LoadedCaseload, ReadResult, finish_load
 from ehcp_workflow.importers.sen2_rules import (
@@ -178,12 +178,15 @@ class _Columns:
         built without copying or consolidating, so the peak stays close to the final table.
         """
         n = len(self)
+        dtypes = empty_cases(0).dtypes  # the contract owns the dtypes (string, categorical codes...)
         refs, numbers = self.person_ref, self.request_no
         self.person_ref, self.request_no = [], array("l")
         data: dict[str, object] = {
-            "case_ref": pd.array([f"{p}/{k}" for p, k in zip(refs, numbers, strict=True)], dtype="string"),
-            "person_ref": pd.array(refs, dtype="string"),
-            "la": pd.array([la] * n, dtype="string"),
+            "case_ref": pd.array(
+                [f"{p}/{k}" for p, k in zip(refs, numbers, strict=True)], dtype=dtypes["case_ref"]
+            ),
+            "person_ref": pd.array(refs, dtype=dtypes["person_ref"]),
+            "la": pd.array([la] * n, dtype=dtypes["la"]),
         }
         del refs, numbers
         for col in DATE_COLUMNS:
@@ -192,12 +195,8 @@ class _Columns:
             else:
                 data[col] = np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE)
         for col in CASE_COLUMNS:
-            if col in data:
-                continue
-            if col in BOOL_COLUMNS:
-                data[col] = pd.array([None] * n, dtype="boolean")
-            else:
-                data[col] = pd.array(self.text.pop(col, None) or [None] * n, dtype="string")
+            if col not in data:
+                data[col] = pd.array(self.text.pop(col, None) or [None] * n, dtype=dtypes[col])
         return pd.DataFrame({c: data.pop(c) for c in CASE_COLUMNS}, copy=False)
 
 
