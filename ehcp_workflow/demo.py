@@ -111,6 +111,7 @@ Advice (reg 8) and routing
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import os
 from typing import Any, Final
@@ -127,6 +128,8 @@ from ehcp_workflow.caseload import (
     DATE_DTYPE,
     ID_COLUMNS,
     Caseload,
+    empty_advice,
+    empty_cases,
     normalise_advice,
     normalise_cases,
 )
@@ -739,13 +742,18 @@ def _advice(b: _Build) -> pd.DataFrame:
     u = rng.random(m)
     code = np.select([_HEALTH[prov] & (u < 0.03), u > 0.99, u > 0.985], [0, 1, 2], 3)
     exception = np.array(["e", "c", "d", pd.NA], dtype=object)[code]
+    contract = empty_advice(0).dtypes
     return pd.DataFrame(
         {
-            "case_ref": _string_array(b.s["case_ref"][case_i], complete=True),
-            "provider": _string_array(np.array(DEMO_PROVIDERS, dtype=object)[prov], complete=True),
-            "requested": requested.astype(DATE_DTYPE),
-            "received": received.astype(DATE_DTYPE),
-            "exception": _string_array(exception, complete=True),
+            "case_ref": _contract_array(
+                b.s["case_ref"][case_i], contract["case_ref"], "case_ref", complete=True
+            ),
+            "provider": _contract_array(
+                np.array(DEMO_PROVIDERS, dtype=object)[prov], contract["provider"], "provider", complete=True
+            ),
+            "requested": requested.astype(contract["requested"]),
+            "received": received.astype(contract["received"]),
+            "exception": _contract_array(exception, contract["exception"], "exception", complete=True),
         }
     )
 
@@ -754,7 +762,7 @@ _PYTHON_STRINGS: Final = pd.StringDtype().storage == "python" and pd.StringDtype
 
 
 def _string_array(values: Arr, *, complete: bool = False) -> Any:
-    """A contract ``string`` array from an object array of str and ``None``.
+    """A ``string`` array from an object array of str and ``None``.
 
     ``complete``: ``values`` holds no ``None`` (only str, or ``pd.NA`` already), so skip the scan.
     """
@@ -766,7 +774,25 @@ def _string_array(values: Arr, *, complete: bool = False) -> Any:
     return pd.array(values, dtype="string")
 
 
+def _contract_array(values: Arr, dtype: Any, column: str, *, complete: bool = False) -> Any:
+    """``values`` (object array of str / ``None``) in the contract dtype of ``column``.
+
+    The dtype comes from :func:`empty_cases` / :func:`empty_advice`, so the demo follows the
+    contract whether a coded column is held as strings or as a categorical.
+    """
+    if isinstance(dtype, pd.CategoricalDtype):
+        found, uniques = pd.factorize(values)  # missing -> -1
+        where = pd.Index(dtype.categories).get_indexer(uniques)
+        if (where < 0).any():
+            raise ValueError(f"{column}: {uniques[where < 0][0]!r} is not in the contract vocabulary")
+        return pd.Categorical.from_codes(np.append(where, -1)[found], dtype=dtype)
+    if isinstance(dtype, pd.StringDtype) and dtype == pd.StringDtype():
+        return _string_array(values, complete=complete)
+    return pd.array(values, dtype=dtype)
+
+
 def _frame(b: _Build) -> pd.DataFrame:
+    contract = empty_cases(0).dtypes
     date_cols = [c for c in CASE_COLUMNS if c in DATE_COLUMNS]
     block = np.empty((len(date_cols), b.n), dtype=DATE_DTYPE)
     for i, col in enumerate(date_cols):
@@ -774,9 +800,9 @@ def _frame(b: _Build) -> pd.DataFrame:
     df = pd.DataFrame(block.T, columns=date_cols, copy=False)
     for col in CASE_COLUMNS:
         if col in BOOL_COLUMNS:
-            df[col] = pd.arrays.BooleanArray(b.agreed == 1, b.agreed < 0)
+            df[col] = pd.array(pd.arrays.BooleanArray(b.agreed == 1, b.agreed < 0), dtype=contract[col])
         elif col not in DATE_COLUMNS:
-            df[col] = _string_array(b.s[col], complete=col in ID_COLUMNS)
+            df[col] = _contract_array(b.s[col], contract[col], col, complete=col in ID_COLUMNS)
     return df[list(CASE_COLUMNS)]
 
 
@@ -816,6 +842,9 @@ def generate_council(n_cases: int, seed: int, as_of: dt.date, *, la: str = "886"
 # --- CSV -----------------------------------------------------------------------------------------
 
 
+_CSV_CHUNK: Final = 100_000
+
+
 def advice_csv_columns(providers: tuple[str, ...] = ADVICE_PROVIDERS) -> tuple[str, ...]:
     """The advice columns of the project CSV: ``advice_<provider>_requested/received/exception``."""
     return tuple(f"advice_{p}_{part}" for p in providers for part in ("requested", "received", "exception"))
@@ -830,7 +859,8 @@ def _iso(values: Any) -> Arr:
 
 
 def _text(values: Any) -> Arr:
-    arr = pd.array(values, dtype="string")
+    """Text cells (strings or categoricals) as an object array, empty string for missing."""
+    arr = pd.Series(values).astype("string")
     return np.asarray(arr.to_numpy(dtype=object, na_value=""), dtype=object)
 
 
@@ -878,4 +908,10 @@ def write_council_csv(caseload: Caseload, path: str | os.PathLike[str]) -> None:
             column = np.full(n, "", dtype=object)
             column[rows] = values[sel]
             out[f"advice_{p}_{part}"] = column
-    pd.DataFrame(out).to_csv(path, index=False, lineterminator="\n")
+    header = list(out)
+    columns = list(out.values())
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        for lo in range(0, n, _CSV_CHUNK):  # the csv module iterates rows in C; chunks bound memory
+            writer.writerows(zip(*(col[lo : lo + _CSV_CHUNK].tolist() for col in columns), strict=True))

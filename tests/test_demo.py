@@ -409,3 +409,28 @@ def test_csv_refuses_two_requests_to_one_provider(tmp_path) -> None:
     dup = pd.concat([cl.advice, cl.advice.iloc[:1]], ignore_index=True)
     with pytest.raises(ValueError, match="more than one"):
         write_council_csv(Caseload(cases=cl.cases, advice=dup), tmp_path / "x.csv")
+
+
+def test_csv_reads_back_through_the_project_importer(council: Caseload, tmp_path) -> None:
+    importers = pytest.importorskip("ehcp_workflow.importers")
+    path = tmp_path / "council.csv"
+    write_council_csv(council, path)
+    back, problems = importers.read_caseload(path)
+    assert problems == []
+    assert not back.unrecorded
+    pd.testing.assert_frame_equal(council.cases, back.cases[list(CASE_COLUMNS)])
+    key = ["case_ref", "provider"]
+    mine = council.advice.sort_values(key).reset_index(drop=True)
+    theirs = back.advice.sort_values(key).reset_index(drop=True)[list(ADVICE_COLUMNS)]
+    pd.testing.assert_frame_equal(mine, theirs)
+
+
+def test_csv_quotes_text_with_commas_and_quotes(tmp_path) -> None:
+    cl = generate_council(50, 9, AS_OF)
+    cases = cl.cases.copy()
+    cases.loc[0, "cease_reason"] = 'moved, then "returned"\nlater'
+    path = tmp_path / "q.csv"
+    write_council_csv(Caseload(cases=cases, advice=cl.advice), path)
+    back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert len(back) == 50
+    assert back.cease_reason[0] == 'moved, then "returned"\nlater'
