@@ -44,7 +44,7 @@ from ehcp_workflow.importers.sen2_rules import (
     read_request,
     unknown_elements,
 )
-from ehcp_workflow.importers.sen2_schema import MAPPED, SUPPORTED_YEARS, WEEK20_COLUMN, Kind, spelling
+from ehcp_workflow.importers.sen2_schema import MAPPED, SCHEMA, SUPPORTED_YEARS, WEEK20_COLUMN, Kind, spelling
 from ehcp_workflow.importers.sen2_xml import FatalXmlError, HeaderEvent, Node, PersonEvent, stream
 from ehcp_workflow.importers.values import date_seconds
 from ehcp_workflow.problems import InputError, Problem, Severity
@@ -226,7 +226,10 @@ class _Reader:
         ref = person_ref(node, event.number)
         f = Findings(self.file, event.number, node.line, ref)
         r20_identifiers(node, f)
-        offset = self._duplicate(ref, f)
+        for child in node.children:
+            if child.key not in SCHEMA["person"]:
+                _note(self.unknown, ("Person", child.name), f, child)
+        offset = self._duplicate(ref, node, f)
         requests = node.all("requests")
         if not requests:
             f.warn(
@@ -240,14 +243,15 @@ class _Reader:
             f.request_no, f.request_line, f.blocked = k, req.line, False
             values = read_request(req, f, year)
             self.columns.append(ref, offset + k, values, f.blocked)
+            for block, child in unknown_elements(req, "requests"):
+                _note(self.unknown, (spelling(block), child.name), f, child)
+            for mapped, child in f.out_of_year:
+                _note(self.out_of_year, ("", spelling(mapped.key)), f, child)
+            f.out_of_year.clear()
         self.seen[ref] = (self.seen.get(ref, (event.number, 0))[0], offset + len(requests))
         self.problems.extend(f.problems)
-        for block, child in unknown_elements(node, "person"):
-            _note(self.unknown, (spelling(block), child.name), f, child)
-        for mapped, child in f.out_of_year:
-            _note(self.out_of_year, ("", spelling(mapped.key)), f, child)
 
-    def _duplicate(self, ref: str, f: Findings) -> int:
+    def _duplicate(self, ref: str, person: Node, f: Findings) -> int:
         """Number of requests already loaded for ``ref`` (non-zero when the person is repeated).
 
         A repeated UPN does not move a clock (each Requests carries its own dates), so it is a
@@ -256,9 +260,10 @@ class _Reader:
         if ref not in self.seen:
             return 0
         first, count = self.seen[ref]
+        upn = person.first("upn")
         f.warn(
             "sen2-duplicate-person",
-            "UPN",
+            "UPN" if upn is not None and upn.text == ref else "UniqueLearnerNumber",
             f"'{ref}' is also the reference of Person {first}; a person should appear once, with all "
             f"their Requests. Merge the two, or correct the UPN/ULN (this person's requests are "
             f"numbered from {count + 1})",

@@ -534,7 +534,10 @@ def _block(parent: Node, key: str, f: Findings) -> Node | None:
 
 
 def _leaf(parent: Node | None, key: str, f: Findings, severity: Severity) -> Node | None:
-    """The single ``key`` item of ``parent``, reporting repeats with ``severity``."""
+    """The single ``key`` item of ``parent``, reporting repeats with ``severity``.
+
+    An empty item (``<X/>``) counts as absent: SEN2 leaves out what it does not know (sen2-spec §7).
+    """
     if parent is None:
         return None
     found = parent.all(key)
@@ -546,7 +549,7 @@ def _leaf(parent: Node | None, key: str, f: Findings, severity: Severity) -> Nod
             f"<{spelling(key)}> appears {len(found)} times in {spelling(parent.key)}; give it once",
             found[1],
         )
-    return found[0] if found else None
+    return found[0] if found and found[0].text is not None else None
 
 
 def _flag(parent: Node | None, key: str, f: Findings, severity: Severity) -> Node | None:

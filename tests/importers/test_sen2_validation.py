@@ -325,3 +325,38 @@ def test_ordering_uses_the_dates_not_the_text(tmp_path):
     same_day = REFUSED.replace("2025-04-11", "2025-03-03")
     _, problems = read_sen2(sen2_file(tmp_path, person("B999200024001", same_day)))
     assert problems == []
+
+
+def test_unknown_elements_are_located_in_their_own_request(tmp_path):
+    second = REFUSED + REFUSED.replace("<RequestOutcome>", "<RequestOutcme>N</RequestOutcme><RequestOutcome>")
+    text = person("B999200024001", second).replace("<UPN>", "<Nickname>x</Nickname><UPN>")
+    _, problems = read_sen2(sen2_file(tmp_path, text))
+    at_person = only(problems, field="Nickname")
+    assert (at_person.location, at_person.rule) == ("Person 1 (line 8), line 9", "sen2-unknown-element")
+    assert "<Nickname> is not a SEN2 item of Person" in at_person.message
+    in_request = only(problems, field="RequestOutcme")
+    assert in_request.location == "Person 1 (line 8), Requests 2, line 18"
+
+
+def test_empty_element_counts_as_absent(tmp_path):
+    empty_date = REFUSED.replace(
+        "<RequestOutcomeDate>2025-04-11</RequestOutcomeDate>", "<RequestOutcomeDate/>"
+    )
+    _, problems = read_sen2(sen2_file(tmp_path, person("B999200024001", empty_date)))
+    assert only(problems).rule == "sen2-R2"
+
+
+def test_duplicate_uln_is_named_as_the_uln(tmp_path):
+    uln_person = (
+        "    <Person>\n      <UniqueLearnerNumber>1234567890</UniqueLearnerNumber>\n"
+        + REFUSED
+        + "    </Person>\n"
+    )
+    cl, problems = read_sen2(sen2_file(tmp_path, uln_person + uln_person))
+    problem = only(problems, rule="sen2-duplicate-person")
+    assert (problem.person, problem.field, problem.location) == (
+        "1234567890",
+        "UniqueLearnerNumber",
+        "Person 2 (line 15)",
+    )
+    assert list(cl.cases["case_ref"]) == ["1234567890/1", "1234567890/2"]
