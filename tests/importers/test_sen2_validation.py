@@ -357,6 +357,6 @@ def test_duplicate_uln_is_named_as_the_uln(tmp_path):
     assert (problem.person, problem.field, problem.location) == (
         "1234567890",
         "UniqueLearnerNumber",
-        "Person 2 (line 15)",
+        "Person 2 (line 16)",
     )
     assert list(cl.cases["case_ref"]) == ["1234567890/1", "1234567890/2"]
