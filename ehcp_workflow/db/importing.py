@@ -1,0 +1,232 @@
+"""Importing a caseload into the store: idempotent, logged, all or nothing.
+
+Councils re-send the whole caseload (a SEN2 file, a nightly CSV) again and again, so an import must
+be a *merge*: a case already stored with the same values is left alone; a changed value is written
+and logged once; a new case is created with one event per recorded value. Cases absent from the
+file are left alone (an import may cover one team). The whole import is one transaction: any error
+(bad code, database constraint, lost connection) leaves the store exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy.orm import Session
+
+from ehcp_workflow.caseload import (
+    ADVICE_COLUMNS,
+    ADVICE_PROVIDERS,
+    CASE_COLUMNS,
+    EXCEPTION_GROUNDS,
+    Caseload,
+    normalise_advice,
+    normalise_cases,
+)
+from ehcp_workflow.db.engine import write_connection
+from ehcp_workflow.db.fields import CASELOAD_FIELDS, FIELDS, Kind
+from ehcp_workflow.db.read import CASE, IMPORT, read_advice, read_cases
+from ehcp_workflow.db.types import utcnow
+from ehcp_workflow.db.write import WriteContext, apply_advice, apply_cases, execute_many, write_events
+from ehcp_workflow.problems import InputError, Problem
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import did. ``fields_changed`` counts, per field, the existing cases it changed in."""
+
+    source: str
+    created: int
+    updated: int
+    unchanged: int
+    fields_changed: Mapping[str, int] = field(default_factory=dict)
+    advice_created: int = 0
+    advice_updated: int = 0
+    advice_removed: int = 0
+    events: int = 0
+    #: The ``import_batch`` row, or None when nothing changed (a no-op import leaves no trace).
+    import_id: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.events > 0
+
+    def __str__(self) -> str:
+        if not self.changed:
+            return f"{self.source}: no changes ({self.unchanged} cases unchanged)"
+        fields = ", ".join(f"{name} {n}" for name, n in sorted(self.fields_changed.items()))
+        advice = (
+            f"; advice {self.advice_created} added, {self.advice_updated} corrected, "
+            f"{self.advice_removed} removed"
+            if self.advice_created or self.advice_updated or self.advice_removed
+            else ""
+        )
+        changed = f" (fields changed: {fields})" if fields else ""
+        return (
+            f"{self.source}: {self.created} created, {self.updated} updated{changed}, "
+            f"{self.unchanged} unchanged{advice}; {self.events} events logged"
+        )
+
+
+def _text_problems(
+    frame: pd.DataFrame, file: str, columns: Mapping[str, frozenset[str] | None], what: str
+) -> list[Problem]:
+    problems = []
+    refs = frame["case_ref"].astype("string").fillna("")
+    for col, codes in columns.items():
+        values = frame[col].astype("string")
+        present = values.notna().to_numpy()
+        blank = present & (values.fillna("").str.strip() == "").to_numpy()
+        bad = np.zeros(len(values), dtype=bool)
+        if codes is not None:
+            bad = present & ~blank & ~values.isin(codes).to_numpy()
+        for i in blank.nonzero()[0]:
+            problems.append(
+                Problem(file, f"{what} {i + 1}", refs.iat[i], col, "empty text: leave it missing instead")
+            )
+        for i in bad.nonzero()[0]:
+            allowed = ", ".join(sorted(codes or ()))
+            problems.append(
+                Problem(
+                    file, f"{what} {i + 1}", refs.iat[i], col, f"{values.iat[i]!r} is not one of {allowed}"
+                )
+            )
+    return problems
+
+
+def validate_caseload(cases: pd.DataFrame, advice: pd.DataFrame, file: str) -> list[Problem]:
+    """Everything that stops a caseload (as given) being stored, as :class:`Problem` values.
+
+    Only what the schema would refuse (references, codes) is checked here: whether the dates make
+    sense is the importers' and the evaluators' business, and a council's messy history must still
+    load.
+    """
+    problems: list[Problem] = []
+    refs = cases["case_ref"].astype("string")
+    for i in refs.isna().to_numpy().nonzero()[0]:
+        problems.append(Problem(file, f"case row {i + 1}", "", "case_ref", "missing case reference"))
+    dup = refs.duplicated(keep="first").to_numpy() & refs.notna().to_numpy()
+    for i in dup.nonzero()[0]:
+        problems.append(
+            Problem(file, f"case row {i + 1}", str(refs.iat[i]), "case_ref", "case reference appears twice")
+        )
+    text_cols: dict[str, frozenset[str] | None] = {"case_ref": None}
+    text_cols |= {n: FIELDS[n].codes for n in CASELOAD_FIELDS if FIELDS[n].kind in (Kind.TEXT, Kind.CODE)}
+    problems += _text_problems(cases, file, text_cols, "case row")
+
+    known = set(refs.dropna())
+    orphan = advice["case_ref"].notna().to_numpy() & ~advice["case_ref"].isin(known).to_numpy()
+    for i in orphan.nonzero()[0]:
+        problems.append(
+            Problem(
+                file,
+                f"advice row {i + 1}",
+                str(advice["case_ref"].iat[i]),
+                "case_ref",
+                "advice for a case not in the caseload",
+            )
+        )
+    for col in ("case_ref", "provider"):
+        for i in advice[col].isna().to_numpy().nonzero()[0]:
+            problems.append(Problem(file, f"advice row {i + 1}", "", col, f"missing {col}"))
+    problems += _text_problems(
+        advice, file, {"provider": frozenset(ADVICE_PROVIDERS), "exception": EXCEPTION_GROUNDS}, "advice row"
+    )
+    return problems
+
+
+def _working(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame in the store's working dtypes: coded (categorical) columns as plain strings."""
+    out = frame.reset_index(drop=True)
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype("string")
+    return out
+
+
+def upsert_caseload(
+    session: Session, caseload: Caseload, *, source: str | None = None, actor: str, reason: str = ""
+) -> ImportSummary:
+    """Merge ``caseload`` into the store in one transaction (committed here) and say what changed.
+
+    ``source`` names where the change came from in the event log (default: ``caseload.source``).
+    Raises :class:`~ehcp_workflow.problems.InputError` listing every reference or code the schema
+    would refuse, before anything is written. Re-importing the same caseload changes nothing and
+    returns a summary with ``changed`` False.
+    """
+    source = source or caseload.source or "import"
+    # Validate the caseload as given: normalising would quietly drop a code outside its vocabulary.
+    problems = validate_caseload(caseload.cases, caseload.advice, caseload.source or source)
+    if problems:
+        raise InputError(problems)
+    cases = _working(normalise_cases(caseload.cases)[list(CASE_COLUMNS)])
+    advice = _working(normalise_advice(caseload.advice)[list(ADVICE_COLUMNS)])
+    try:
+        summary = _upsert(session, cases, advice, caseload, source=source, actor=actor, reason=reason)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return summary
+
+
+def _upsert(
+    session: Session,
+    cases: pd.DataFrame,
+    advice: pd.DataFrame,
+    caseload: Caseload,
+    *,
+    source: str,
+    actor: str,
+    reason: str,
+) -> ImportSummary:
+    conn = write_connection(session)
+    now = utcnow()
+    refs = cases["case_ref"].tolist()
+    stored = read_cases(conn, case_refs=refs, with_ids=True, with_extras=True)
+    stored_advice = read_advice(conn, case_refs=refs, with_ids=True)
+    batch = {
+        "source": source,
+        "caseload_source": caseload.source,
+        "unrecorded": " ".join(sorted(caseload.unrecorded)),
+        "actor": actor,
+        "reason": reason,
+        "imported_at": now,
+    }
+    import_id = conn.execute(insert(IMPORT).returning(IMPORT.c.id), batch).scalar_one()
+    ctx = WriteContext(actor=actor, source=source, reason=reason, now=now, import_id=import_id)
+
+    changes = apply_cases(conn, stored, cases, ctx, compare=CASELOAD_FIELDS)
+    touched = apply_advice(conn, stored_advice, advice, changes.case_ids, ctx, changes)
+    advice_only = sorted(touched - set(changes.created) - set(changes.updated))
+    if advice_only:
+        stmt = update(CASE).where(CASE.c.case_ref == bindparam("b_ref"))
+        stmt = stmt.values(updated_at=bindparam("b_now"), last_import_id=bindparam("b_import"))
+        execute_many(conn, stmt, [{"b_ref": r, "b_now": now, "b_import": import_id} for r in advice_only])
+    write_events(conn, changes.events)
+
+    created, updated = len(changes.created), len(changes.updated) + len(advice_only)
+    unchanged = len(cases) - created - updated
+    if not changes.events:
+        conn.execute(delete(IMPORT).where(IMPORT.c.id == import_id))
+        import_id = None
+    else:
+        counts = {"cases_created": created, "cases_updated": updated, "cases_unchanged": unchanged}
+        conn.execute(
+            update(IMPORT).where(IMPORT.c.id == import_id).values(events=len(changes.events), **counts)
+        )
+    return ImportSummary(
+        source=source,
+        created=created,
+        updated=updated,
+        unchanged=unchanged,
+        fields_changed=dict(changes.fields_changed),
+        advice_created=changes.advice_created,
+        advice_updated=changes.advice_updated,
+        advice_removed=changes.advice_removed,
+        events=len(changes.events),
+        import_id=import_id,
+    )

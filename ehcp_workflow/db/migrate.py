@@ -1,0 +1,86 @@
+"""Bringing a database to the schema this code expects (``ehcp db upgrade``).
+
+The Alembic configuration is built in code, so an installed package needs no ``alembic.ini`` in the
+working directory; developers writing a revision use ``ehcp_workflow/migrations/alembic.ini``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+
+from ehcp_workflow.db.engine import make_engine, normalise_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class DatabaseNotCurrent(RuntimeError):
+    """The database schema is not the one this code was written for."""
+
+
+def alembic_config(url: str | URL | None = None) -> Config:
+    """An Alembic :class:`~alembic.config.Config` for the store's migrations and ``url``.
+
+    The URL travels in ``config.attributes`` rather than the ini ``sqlalchemy.url`` option, because
+    the ini parser would treat a ``%`` in a URL-encoded password as interpolation.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    if url is not None:
+        cfg.attributes["url"] = normalise_url(url).render_as_string(hide_password=False)
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest revision shipped with this code."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships 0001
+        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
+    return head
+
+
+def database_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for a database never migrated)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade_database(url: str | URL | None = None, *, revision: str = "head") -> str | None:
+    """Migrate the database at ``url`` (default: settings) to ``revision``; return where it is now.
+
+    Idempotent: a database already at the revision is left alone. Safe to run twice at once on
+    PostgreSQL (an advisory lock serialises the runs); on SQLite the second waits on the file lock.
+    A missing SQLite file is created with mode 0600.
+    """
+    if url is None:
+        from ehcp_workflow.settings import get_settings
+
+        url = get_settings().database_url
+    command.upgrade(alembic_config(url), revision)
+    engine = make_engine(url)
+    try:
+        return database_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def check_database(engine: Engine) -> None:
+    """Raise :class:`DatabaseNotCurrent` unless the database is at :func:`head_revision`.
+
+    Flows call this first, so a forgotten ``ehcp db upgrade`` is one clear message rather than an
+    SQL error about a missing column half-way through a nightly run.
+    """
+    current, head = database_revision(engine), head_revision()
+    if current != head:
+        raise DatabaseNotCurrent(
+            f"database is at revision {current or 'none (empty)'}, this code needs {head}: "
+            "run `ehcp db upgrade`"
+        )

@@ -1,0 +1,55 @@
+"""The alert outbox: queueing an alert exactly once, however many runs try.
+
+The nightly flow decides which alerts are due and queues them here; a sender works through the
+queued rows. Two runs overlapping (a retry while the first is still going, two workers) must not
+queue the same alert twice, so each alert has a key built from what makes it *the same alert* —
+case, clock, kind and episode — and the table has a UNIQUE constraint on it. Queueing uses
+``INSERT ... ON CONFLICT DO NOTHING`` (both SQLite and PostgreSQL), so the loser of a race simply
+queues nothing rather than failing the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ehcp_workflow.db.models import Alert, table_of
+
+ALERT = table_of(Alert)
+
+
+def alert_key(case_ref: str, clock: str, kind: str, episode: str | date) -> str:
+    """The outbox key of an alert: its four parts, each %-escaped, joined with ``/``.
+
+    Escaping keeps the key unambiguous whatever characters a council uses in case references.
+    ``episode`` tells repeats apart (e.g. the due date, or the review number).
+    """
+    text = episode.isoformat() if isinstance(episode, date) else episode
+    return "/".join(quote(part, safe="") for part in (case_ref, clock, kind, text))
+
+
+def enqueue_alerts(conn: Connection, alerts: Sequence[Mapping[str, Any]]) -> int:
+    """Queue ``alerts`` (dicts of :class:`~ehcp_workflow.db.models.Alert` columns, ``alert_key``
+    included); alerts whose key is already in the outbox are skipped. Returns how many were new.
+
+    Runs in the caller's transaction (the flow commits its clock states and alerts together).
+    """
+    if not alerts:
+        return 0
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(ALERT).on_conflict_do_nothing(index_elements=["alert_key"])
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(ALERT).on_conflict_do_nothing(index_elements=["alert_key"])
+    else:  # pragma: no cover - make_engine only builds these two
+        raise ValueError(f"unsupported database {dialect!r}")
+    inserted = 0
+    for start in range(0, len(alerts), 1000):
+        result = conn.execute(stmt.returning(ALERT.c.id), list(alerts[start : start + 1000]))
+        inserted += len(result.all())
+    return inserted

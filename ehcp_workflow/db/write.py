@@ -1,0 +1,583 @@
+"""Applying a new flat state of some cases to the normalised tables, with one event per change.
+
+Imports, ``record_event`` and ``assign_case`` all come here: each builds the cases' *new* flat rows
+(caseload columns), this module diffs them against the stored rows column by column (vectorised),
+writes only what changed with Core ``insert()``/``update()``/``delete()`` in executemany batches,
+and returns one event-log row per changed value. Keeping a single writer is what makes the event
+log a faithful history: there is no second code path that could change a date without logging it.
+
+Rows of "many per case" tables (annual reviews, phase transfers) follow one rule: a later date in
+the episode's key field (``review_meeting``, ``phase_transfer_date``) starts a new row, anything
+else corrects the latest row in place.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+
+from ehcp_workflow.db.fields import (
+    ADVICE_COLUMN_KINDS,
+    EPISODE_KEYS,
+    EXTRA_FIELDS,
+    FIELDS,
+    FieldSpec,
+    Kind,
+    advice_field,
+)
+from ehcp_workflow.db.models import Assignment, EventLog, table_of
+from ehcp_workflow.db.read import ADVICE, CASE, EXCEPTION, IN_CHUNK, PERSON, PLAN, REVIEW, TRANSFER
+from ehcp_workflow.db.records import python_values, text_values
+
+EVENT = table_of(EventLog)
+ASSIGNMENT = table_of(Assignment)
+
+#: Rows per executemany call (bounds the memory of one compiled batch).
+BATCH = 10_000
+
+_EPISODE_TABLES: dict[str, tuple[Table, str, str]] = {
+    "annual_review": (REVIEW, "review_id", "review_seq"),
+    "phase_transfer": (TRANSFER, "transfer_id", "transfer_seq"),
+}
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """Who is changing the store, from where, why, and the one timestamp the change carries."""
+
+    actor: str
+    source: str
+    reason: str
+    now: datetime
+    import_id: int | None = None
+
+
+@dataclass
+class Changes:
+    """What one application of new state did (counts, and the event rows to write)."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    fields_changed: Counter[str] = field(default_factory=Counter)
+    advice_created: int = 0
+    advice_updated: int = 0
+    advice_removed: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    #: case_ref -> case id, for every case touched (new cases included).
+    case_ids: dict[str, int] = field(default_factory=dict)
+
+
+def execute_many(conn: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Run ``stmt`` for ``rows`` in executemany batches (nothing for no rows)."""
+    for start in range(0, len(rows), BATCH):
+        conn.execute(stmt, list(rows[start : start + BATCH]))
+
+
+def _differs(old: pd.Series, new: pd.Series) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Elementwise "the value changed", where missing equals missing."""
+    both_missing = old.isna().to_numpy() & new.isna().to_numpy()
+    ne = (old.reset_index(drop=True) != new.reset_index(drop=True)).to_numpy(dtype=bool, na_value=True)
+    result: np.ndarray[Any, np.dtype[np.bool_]] = ne & ~both_missing
+    return result
+
+
+def _rows(
+    frame: pd.DataFrame, columns: Mapping[str, str], extra: Mapping[str, Sequence[Any]]
+) -> list[dict[str, Any]]:
+    """Dicts for the driver: ``columns`` maps table column -> frame field; ``extra`` adds columns."""
+    values = {col: python_values(frame[name], FIELDS[name].kind) for col, name in columns.items()}
+    values |= {col: list(vals) for col, vals in extra.items()}
+    keys = list(values)
+    return [dict(zip(keys, row, strict=True)) for row in zip(*values.values(), strict=True)]
+
+
+def _table_fields(table: str) -> dict[str, str]:
+    """Table column -> field name, for the caseload fields stored in ``table``."""
+    return {s.column: s.name for s in FIELDS.values() if s.table == table and s.in_caseload}
+
+
+def _person_ids(conn: Connection, refs: Iterable[str]) -> dict[str, int]:
+    """Ids of the people ``refs``, creating a bare person row for each one not yet stored."""
+    wanted = sorted(set(refs))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), IN_CHUNK):
+        chunk = wanted[start : start + IN_CHUNK]
+        stmt = select(PERSON.c.person_ref, PERSON.c.id).where(PERSON.c.person_ref.in_(chunk))
+        found |= {r.person_ref: r.id for r in conn.execute(stmt)}
+    missing = [{"person_ref": ref} for ref in wanted if ref not in found]
+    if missing:
+        for start in range(0, len(missing), BATCH):
+            result = conn.execute(
+                insert(PERSON).returning(PERSON.c.person_ref, PERSON.c.id), missing[start : start + BATCH]
+            )
+            found |= {r.person_ref: r.id for r in result}
+    return found
+
+
+class _EventBuffer:
+    """Event rows collected column-wise, turned into dicts once at the end."""
+
+    def __init__(self, ctx: WriteContext) -> None:
+        self.ctx = ctx
+        self.case_ids: list[Any] = []
+        self.fields: list[Any] = []
+        self.old: list[Any] = []
+        self.new: list[Any] = []
+
+    def add(
+        self, case_ids: Sequence[Any], name: str | Sequence[str], old: Sequence[Any], new: Sequence[Any]
+    ) -> None:
+        self.case_ids.extend(case_ids)
+        self.fields.extend([name] * len(case_ids) if isinstance(name, str) else name)
+        self.old.extend(old)
+        self.new.extend(new)
+
+    def rows(self) -> list[dict[str, Any]]:
+        c = self.ctx
+        return [
+            {
+                "case_id": int(case_id),
+                "field": name,
+                "old_value": old,
+                "new_value": new,
+                "actor": c.actor,
+                "source": c.source,
+                "reason": c.reason,
+                "recorded_at": c.now,
+            }
+            for case_id, name, old, new in zip(self.case_ids, self.fields, self.old, self.new, strict=True)
+        ]
+
+
+def apply_cases(
+    conn: Connection,
+    stored: pd.DataFrame,
+    incoming: pd.DataFrame,
+    ctx: WriteContext,
+    *,
+    compare: Sequence[str],
+) -> Changes:
+    """Write ``incoming`` (new flat rows) over ``stored`` (rows read ``with_ids`` and ``with_extras``).
+
+    ``compare`` names the fields ``incoming`` carries: the caseload fields for an import, plus the
+    exception details for ``record_event``. Returns the changes; event rows are in ``.events``.
+    """
+    changes = Changes()
+    events = _EventBuffer(ctx)
+    inc = incoming.set_index("case_ref", drop=False)
+    sto = stored.set_index("case_ref", drop=False)
+    is_old = inc.index.isin(sto.index)
+    new_cases = inc[~is_old]
+    old_new = inc[is_old]
+    old = sto.loc[old_new.index]
+
+    # --- existing cases: diff ------------------------------------------------------------------
+    diff = {name: _differs(old[name], old_new[name]) for name in compare}
+    any_change = np.zeros(len(old), dtype=bool)
+    for name, mask in diff.items():
+        if mask.any():
+            any_change |= mask
+            idx = np.flatnonzero(mask)
+            kind = FIELDS[name].kind
+            events.add(
+                old["case_id"].to_numpy()[idx].tolist(),
+                name,
+                text_values(old[name], kind)[idx].tolist(),
+                text_values(old_new[name], kind)[idx].tolist(),
+            )
+            changes.fields_changed[name] += len(idx)
+    changed_old = old[any_change]
+    changed_new = old_new[any_change]
+    changed_diff = {name: mask[any_change] for name, mask in diff.items()}
+    changes.updated = changed_new["case_ref"].tolist()
+    changes.unchanged = int((~any_change).sum())
+    changes.case_ids |= dict(zip(old["case_ref"], old["case_id"].astype(int), strict=True))
+
+    # --- people --------------------------------------------------------------------------------
+    person_refs = set(new_cases["person_ref"].dropna()) | set(changed_new["person_ref"].dropna())
+    person_ids = _person_ids(conn, person_refs) if person_refs else {}
+
+    def person_id_list(frame: pd.DataFrame) -> list[int | None]:
+        return [
+            None if ref is None else person_ids[ref] for ref in python_values(frame["person_ref"], Kind.TEXT)
+        ]
+
+    case_cols = _table_fields("ehcp_case")
+    stamp = {"last_import_id": ctx.import_id} if ctx.import_id is not None else {}
+
+    # --- new cases -----------------------------------------------------------------------------
+    if len(new_cases):
+        n = len(new_cases)
+        extra: dict[str, Sequence[Any]] = {
+            "case_ref": new_cases["case_ref"].tolist(),
+            "person_id": person_id_list(new_cases),
+            "created_at": [ctx.now] * n,
+            "last_import_id": [ctx.import_id] * n,
+        }
+        rows = _rows(new_cases, case_cols, extra)
+        for start in range(0, len(rows), BATCH):
+            result = conn.execute(
+                insert(CASE).returning(CASE.c.case_ref, CASE.c.id), rows[start : start + BATCH]
+            )
+            changes.case_ids |= {r.case_ref: r.id for r in result}
+        new_ids = np.array([changes.case_ids[ref] for ref in new_cases["case_ref"]], dtype=np.int64)
+        changes.created = new_cases["case_ref"].tolist()
+        events.add(new_ids.tolist(), "case_ref", [None] * n, new_cases["case_ref"].tolist())
+        for name in compare:
+            present = new_cases[name].notna().to_numpy()
+            if present.any():
+                values = text_values(new_cases[name], FIELDS[name].kind)[present]
+                events.add(new_ids[present].tolist(), name, [None] * int(present.sum()), values.tolist())
+        _insert_children(conn, new_cases, new_ids, ctx)
+
+    # --- changed cases -------------------------------------------------------------------------
+    if len(changed_new):
+        ids = changed_old["case_id"].astype(int).tolist()
+        extra = {"b_id": ids, "person_id": person_id_list(changed_new), "updated_at": [ctx.now] * len(ids)}
+        extra |= {k: [v] * len(ids) for k, v in stamp.items()}
+        rows = _rows(changed_new, case_cols, extra)
+        targets = [*case_cols, "person_id", "updated_at", *stamp]
+        stmt = update(CASE).where(CASE.c.id == bindparam("b_id")).values({c: bindparam(c) for c in targets})
+        execute_many(conn, stmt, rows)
+        _update_children(conn, changed_old, changed_new, changed_diff, ctx, events)
+
+    changes.events = events.rows()
+    return changes
+
+
+def _any(frame: pd.DataFrame, names: Iterable[str]) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    mask = np.zeros(len(frame), dtype=bool)
+    for name in names:
+        mask |= frame[name].notna().to_numpy()
+    return mask
+
+
+def _insert_children(
+    conn: Connection, new_cases: pd.DataFrame, ids: np.ndarray[Any, Any], ctx: WriteContext
+) -> None:
+    """Plan, first review, first phase transfer, exceptions and assignment of brand-new cases."""
+    for table_name, table in (("plan", PLAN), ("annual_review", REVIEW), ("phase_transfer", TRANSFER)):
+        cols = _table_fields(table_name)
+        has = _any(new_cases, cols.values())
+        if has.any():
+            extra: dict[str, Sequence[Any]] = {"case_id": ids[has].tolist()}
+            if table_name != "plan":
+                extra["seq"] = [1] * int(has.sum())
+            execute_many(conn, insert(table), _rows(new_cases[has], cols, extra))
+    for spec in _exception_specs():
+        has = new_cases[spec.name].notna().to_numpy()
+        if has.any():
+            rows = [
+                {"case_id": case_id, "clock": spec.clock, "ground": ground}
+                for case_id, ground in zip(
+                    ids[has].tolist(), python_values(new_cases[spec.name][has], Kind.CODE), strict=True
+                )
+            ]
+            execute_many(conn, insert(EXCEPTION), rows)
+    has = _any(new_cases, ("team", "caseworker"))
+    if has.any():
+        _open_assignments(conn, new_cases[has], ids[has].tolist(), ctx)
+
+
+def _exception_specs() -> list[FieldSpec]:
+    return [s for s in FIELDS.values() if s.table == "case_exception" and s.column == "ground"]
+
+
+def _open_assignments(conn: Connection, frame: pd.DataFrame, ids: list[int], ctx: WriteContext) -> None:
+    n = len(ids)
+    extra: dict[str, Sequence[Any]] = {
+        "case_id": ids,
+        "assigned_from": [ctx.now] * n,
+        "actor": [ctx.actor] * n,
+        "source": [ctx.source] * n,
+        "reason": [ctx.reason] * n,
+    }
+    execute_many(conn, insert(ASSIGNMENT), _rows(frame, {"team": "team", "caseworker": "caseworker"}, extra))
+
+
+def _update_children(
+    conn: Connection,
+    old: pd.DataFrame,
+    new: pd.DataFrame,
+    diff: Mapping[str, np.ndarray[Any, np.dtype[np.bool_]]],
+    ctx: WriteContext,
+    events: _EventBuffer,
+) -> None:
+    """Write the plan, review, phase transfer, exception and assignment changes of existing cases."""
+    case_ids = old["case_id"].astype(int).to_numpy()
+
+    def changed(names: Iterable[str]) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        mask = np.zeros(len(old), dtype=bool)
+        for name in names:
+            if name in diff:
+                mask |= diff[name]
+        return mask
+
+    # plan: one row per case, inserted the first time a plan field is set
+    cols = _table_fields("plan")
+    mask = changed(cols.values())
+    if mask.any():
+        plan_ids = old["plan_id"].to_numpy(dtype=object, na_value=None)
+        ins = mask & (plan_ids == None)  # noqa: E711  (elementwise on an object array)
+        upd = mask & ~ins
+        if ins.any():
+            execute_many(conn, insert(PLAN), _rows(new[ins], cols, {"case_id": case_ids[ins].tolist()}))
+        if upd.any():
+            stmt = update(PLAN).where(PLAN.c.id == bindparam("b_id")).values({c: bindparam(c) for c in cols})
+            execute_many(conn, stmt, _rows(new[upd], cols, {"b_id": [int(i) for i in plan_ids[upd]]}))
+
+    for table_name, (table, id_col, seq_col) in _EPISODE_TABLES.items():
+        cols = _table_fields(table_name)
+        mask = changed(cols.values())
+        if not mask.any():
+            continue
+        key = EPISODE_KEYS[table_name]
+        row_ids = old[id_col].to_numpy(dtype=object, na_value=None)
+        seqs = old[seq_col].to_numpy(dtype=object, na_value=None)
+        old_key, new_key = old[key].to_numpy(), new[key].to_numpy()
+        first = mask & (row_ids == None)  # noqa: E711
+        later = ~np.isnat(old_key) & ~np.isnat(new_key) & (new_key > old_key)
+        nxt = mask & ~first & later
+        upd = mask & ~first & ~later
+        ins = first | nxt
+        if ins.any():
+            seq = [1 if s is None else int(s) + 1 for s in seqs[ins]]
+            execute_many(
+                conn, insert(table), _rows(new[ins], cols, {"case_id": case_ids[ins].tolist(), "seq": seq})
+            )
+        if upd.any():
+            stmt = (
+                update(table).where(table.c.id == bindparam("b_id")).values({c: bindparam(c) for c in cols})
+            )
+            execute_many(conn, stmt, _rows(new[upd], cols, {"b_id": [int(i) for i in row_ids[upd]]}))
+
+    for spec in _exception_specs():
+        _update_exception(conn, spec, old, new, changed, case_ids, events)
+
+    mask = changed(("team", "caseworker"))
+    if mask.any():
+        close = update(ASSIGNMENT).where(
+            ASSIGNMENT.c.case_id == bindparam("b_case_id"), ASSIGNMENT.c.assigned_until.is_(None)
+        )
+        execute_many(
+            conn,
+            close.values(assigned_until=bindparam("b_until")),
+            [{"b_case_id": int(i), "b_until": ctx.now} for i in case_ids[mask]],
+        )
+        opened = mask & _any(new, ("team", "caseworker"))
+        if opened.any():
+            _open_assignments(conn, new[opened], case_ids[opened].tolist(), ctx)
+
+
+def _update_exception(
+    conn: Connection,
+    spec: FieldSpec,
+    old: pd.DataFrame,
+    new: pd.DataFrame,
+    changed: Any,
+    case_ids: np.ndarray[Any, Any],
+    events: _EventBuffer,
+) -> None:
+    """Insert, correct or delete the exception row of one clock for the changed cases."""
+    details = {s.column: s.name for s in FIELDS.values() if s.clock == spec.clock and not s.in_caseload}
+    mask = changed([spec.name, *details.values()])
+    if not mask.any():
+        return
+    had = old[spec.name].notna().to_numpy()
+    has = new[spec.name].notna().to_numpy()
+    ins, rem, upd = mask & ~had & has, mask & had & ~has, mask & had & has
+    # Details travel with ``new`` only for record_event; an import keeps the stored ones.
+    source = {col: (new if name in new.columns else old) for col, name in details.items()}
+    if ins.any():
+        rows = [
+            {"case_id": int(i), "clock": spec.clock, "ground": g}
+            for i, g in zip(case_ids[ins], python_values(new[spec.name][ins], Kind.CODE), strict=True)
+        ]
+        execute_many(conn, insert(EXCEPTION), rows)
+    if upd.any():
+        cols = {"ground": python_values(new[spec.name][upd], Kind.CODE)}
+        cols |= {
+            col: python_values(source[col][name][upd], FIELDS[name].kind) for col, name in details.items()
+        }
+        keys = list(cols)
+        rows = [
+            {"b_case_id": int(i), **dict(zip(keys, vals, strict=True))}
+            for i, vals in zip(case_ids[upd], zip(*cols.values(), strict=True), strict=True)
+        ]
+        stmt = (
+            update(EXCEPTION)
+            .where(EXCEPTION.c.case_id == bindparam("b_case_id"), EXCEPTION.c.clock == spec.clock)
+            .values({c: bindparam(c) for c in keys})
+        )
+        execute_many(conn, stmt, rows)
+    if rem.any():
+        gone_stmt = delete(EXCEPTION).where(
+            EXCEPTION.c.case_id == bindparam("b_case_id"), EXCEPTION.c.clock == spec.clock
+        )
+        execute_many(conn, gone_stmt, [{"b_case_id": int(i)} for i in case_ids[rem]])
+        # The row's details go with it; log them as cleared (record_event has already diffed them).
+        for name in details.values():
+            if name in new.columns:
+                continue
+            gone = rem & old[name].notna().to_numpy()
+            if gone.any():
+                text = text_values(old[name], FIELDS[name].kind)[gone].tolist()
+                events.add(case_ids[gone].tolist(), name, text, [None] * len(text))
+
+
+# --- advice ---------------------------------------------------------------------------------------
+
+_ADVICE_VALUE_COLUMNS = {"requested": "requested", "received": "received", "exception_ground": "exception"}
+
+
+def _positions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Number the rows of each (case, provider) in value order, for positional matching."""
+    ordered = frame.sort_values(
+        ["case_ref", "provider", "requested", "received", "exception"], na_position="last", kind="stable"
+    )
+    ordered = ordered.assign(pos=ordered.groupby(["case_ref", "provider"], sort=False).cumcount())
+    return ordered
+
+
+def apply_advice(
+    conn: Connection,
+    stored: pd.DataFrame,
+    incoming: pd.DataFrame,
+    case_ids: Mapping[str, int],
+    ctx: WriteContext,
+    changes: Changes,
+) -> set[str]:
+    """Make the stored advice of the incoming cases equal ``incoming``; return the cases touched.
+
+    ``stored`` comes from ``read_advice(with_ids=True)``. Rows are matched on ``seq`` when
+    ``incoming`` has one (``record_event``), else by position within (case, provider) in date order
+    (an import file has no identity for an advice request). Unmatched stored rows are removed.
+    """
+    events = _EventBuffer(ctx)
+    key = ["case_ref", "provider"]
+    if "seq" in incoming.columns:
+        merged = stored.merge(incoming, on=[*key, "seq"], how="outer", suffixes=("_old", ""), indicator=True)
+        merged["seq_old"] = merged["seq"]
+    else:
+        old_pos = _positions(stored).rename(columns={"seq": "seq_old"})
+        merged = old_pos.merge(
+            _positions(incoming), on=[*key, "pos"], how="outer", suffixes=("_old", ""), indicator=True
+        )
+    both = merged[merged["_merge"] == "both"]
+    gone = merged[merged["_merge"] == "left_only"]
+    added = merged[merged["_merge"] == "right_only"].copy()
+    touched: set[str] = set()
+
+    # corrections of matched rows
+    if len(both):
+        masks = {col: _differs(both[f"{col}_old"], both[col]) for col in ADVICE_COLUMN_KINDS}
+        any_change = np.logical_or.reduce(list(masks.values()))
+        for col, mask in masks.items():
+            if mask.any():
+                rows = both[mask]
+                kind = ADVICE_COLUMN_KINDS[col]
+                names = [
+                    advice_field(p, int(s), col)
+                    for p, s in zip(rows["provider"], rows["seq_old"], strict=True)
+                ]
+                events.add(
+                    [case_ids[r] for r in rows["case_ref"]],
+                    names,
+                    text_values(rows[f"{col}_old"], kind).tolist(),
+                    text_values(rows[col], kind).tolist(),
+                )
+        if any_change.any():
+            rows_df = both[any_change]
+            values = {
+                col: python_values(rows_df[name], ADVICE_COLUMN_KINDS[name])
+                for col, name in _ADVICE_VALUE_COLUMNS.items()
+            }
+            params = [
+                {"b_id": int(i), **dict(zip(values, vals, strict=True))}
+                for i, vals in zip(rows_df["advice_id"], zip(*values.values(), strict=True), strict=True)
+            ]
+            stmt = (
+                update(ADVICE)
+                .where(ADVICE.c.id == bindparam("b_id"))
+                .values({c: bindparam(c) for c in values})
+            )
+            execute_many(conn, stmt, params)
+            changes.advice_updated += len(params)
+            touched |= set(rows_df["case_ref"])
+
+    # removals
+    if len(gone):
+        execute_many(
+            conn,
+            delete(ADVICE).where(ADVICE.c.id == bindparam("b_id")),
+            [{"b_id": int(i)} for i in gone["advice_id"]],
+        )
+        for _, row in gone.iterrows():
+            case_id, provider, seq = case_ids[row["case_ref"]], row["provider"], int(row["seq_old"])
+            for col, kind in ADVICE_COLUMN_KINDS.items():
+                text = text_values(pd.Series([row[f"{col}_old"]]), kind)[0]
+                if text is not None:
+                    events.add([case_id], advice_field(provider, seq, col), [text], [None])
+            events.add([case_id], advice_field(provider, seq), ["requested"], [None])
+        changes.advice_removed += len(gone)
+        touched |= set(gone["case_ref"])
+
+    # new requests: numbered after the highest stored number for that (case, provider)
+    if len(added):
+        if "seq" not in incoming.columns or added["seq"].isna().any():
+            top = stored.groupby(key)["seq"].max() if len(stored) else pd.Series(dtype="Int64")
+            base = [
+                int(top.get((r, p), 0)) for r, p in zip(added["case_ref"], added["provider"], strict=True)
+            ]
+            rank = added.groupby(key, sort=False).cumcount().to_numpy() + 1
+            added["seq"] = np.asarray(base) + rank
+        values = {
+            col: python_values(added[name], ADVICE_COLUMN_KINDS[name])
+            for col, name in _ADVICE_VALUE_COLUMNS.items()
+        }
+        ids = [case_ids[r] for r in added["case_ref"]]
+        params = [
+            {"case_id": cid, "provider": p, "seq": int(s), **dict(zip(values, vals, strict=True))}
+            for cid, p, s, vals in zip(
+                ids, added["provider"], added["seq"], zip(*values.values(), strict=True), strict=True
+            )
+        ]
+        execute_many(conn, insert(ADVICE), params)
+        providers, seqs = added["provider"].tolist(), [int(s) for s in added["seq"]]
+        events.add(
+            ids,
+            [advice_field(p, s) for p, s in zip(providers, seqs, strict=True)],
+            [None] * len(ids),
+            ["requested"] * len(ids),
+        )
+        for col, kind in ADVICE_COLUMN_KINDS.items():
+            text = text_values(added[col], kind)
+            present = np.flatnonzero(pd.notna(text))
+            if len(present):
+                events.add(
+                    [ids[i] for i in present],
+                    [advice_field(providers[i], seqs[i], col) for i in present],
+                    [None] * len(present),
+                    text[present].tolist(),
+                )
+        changes.advice_created += len(params)
+        touched |= set(added["case_ref"])
+
+    changes.events.extend(events.rows())
+    return touched
+
+
+def write_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append event rows (the only writer of ``event_log``)."""
+    execute_many(conn, insert(EVENT), rows)
+
+
+__all__ = ["EXTRA_FIELDS", "Changes", "WriteContext", "apply_advice", "apply_cases", "write_events"]
