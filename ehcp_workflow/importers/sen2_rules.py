@@ -129,11 +129,12 @@ def r20_identifiers(person: Node, f: Findings) -> None:
     if upn is not None and upn.text:
         text = upn.text
         if not _UPN.fullmatch(text):
+            shape = f"has {len(text)} characters; a UPN is 13:" if len(text) != 13 else "is not"
             f.warn(
                 "sen2-R20",
                 "UPN",
-                f"UPN '{text}' has {len(text)} characters; a UPN is 13: a capital letter and 12 digits "
-                "(a temporary UPN ends in a letter). Correct it from the school census",
+                f"UPN '{text}' {shape} a capital letter and 12 digits (a temporary UPN ends in a "
+                "letter). Correct it from the school census",
                 upn,
             )
         elif text[0] != upn_check_letter(text):
