@@ -1,0 +1,85 @@
+"""Notifications: what caseworkers and managers are told about statutory clocks, and delivering it.
+
+* :mod:`.model` - alert items, messages and recipient tags (plain values).
+* :mod:`.messages` - the daily caseworker digest, the manager escalation and the weekly summary.
+* :mod:`.routing` - ``config/notifications.yaml`` (apprise YAML, secrets from ``${ENV}``) and
+  which tags hear about an item.
+* :mod:`.sender` - the :class:`Notifier` protocol, :class:`AppriseNotifier` and
+  :class:`RecordingNotifier` (tests and dry runs).
+
+Importing this package does not import apprise; loading routes or sending does.
+"""
+
+from __future__ import annotations
+
+from ehcp_workflow.notify.messages import (
+    WeeklySummary,
+    caseworker_digest,
+    caseworker_digests,
+    format_date,
+    manager_escalation,
+    weekly_summary,
+)
+from ehcp_workflow.notify.model import (
+    ESCALATION_KINDS,
+    MANAGERS,
+    AlertItem,
+    AlertKind,
+    Message,
+    Severity,
+    caseworker_tag,
+    delivery_failing_item,
+    digest_recipient,
+    team_tag,
+)
+from ehcp_workflow.notify.routing import (
+    MissingSecretError,
+    Routing,
+    RoutingConfigError,
+    chain_resolvers,
+    env_resolver,
+    load_routing,
+    parse_routing,
+    recipients_for,
+    route_tags,
+)
+from ehcp_workflow.notify.sender import (
+    AppriseNotifier,
+    DeliveryResult,
+    DeliveryStatus,
+    Notifier,
+    RecordingNotifier,
+)
+
+__all__ = [
+    "ESCALATION_KINDS",
+    "MANAGERS",
+    "AlertItem",
+    "AlertKind",
+    "AppriseNotifier",
+    "DeliveryResult",
+    "DeliveryStatus",
+    "Message",
+    "MissingSecretError",
+    "Notifier",
+    "RecordingNotifier",
+    "Routing",
+    "RoutingConfigError",
+    "Severity",
+    "WeeklySummary",
+    "caseworker_digest",
+    "caseworker_digests",
+    "caseworker_tag",
+    "chain_resolvers",
+    "delivery_failing_item",
+    "digest_recipient",
+    "env_resolver",
+    "format_date",
+    "load_routing",
+    "manager_escalation",
+    "parse_routing",
+    "recipients_for",
+    "route_tags",
+    "team_tag",
+    "weekly_summary",
+]

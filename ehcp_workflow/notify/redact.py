@@ -1,0 +1,129 @@
+"""Scrubbing URLs and credentials out of text before it is stored, logged or sent to managers.
+
+A notification URL *is* a credential: a Teams or Slack webhook's path is its secret, and a mailto
+URL carries the SMTP password. apprise logs URLs in places (``Unparseable URL ...`` at ERROR, the
+POST URL at DEBUG), and its warnings end up in our delivery errors, which go into the alert outbox
+and into the managers' "alerts not delivered" message. So every piece of apprise output that we
+keep passes through :func:`redact`, and :func:`install_log_redaction` puts the same scrubbing on
+the ``apprise`` logger itself, so that whatever handlers the host process attaches (Prefect's,
+journald) never receive a URL either.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*)://[^\s'\"<>]+")
+_EMAIL = re.compile(r"[\w.+\-]+@([\w\-]+(?:\.[\w\-]+)+)")
+#: urllib3's "Max retries exceeded with url: /hooks/T0/B0/secret" carries a webhook's secret path.
+_URL_FIELD = re.compile(r"(?i)\b(url)(\s*[:=]\s*)\S+")
+_KEY_VALUE = re.compile(
+    r"(?i)\b(password|passwd|pass|pwd|secret|token|apikey|api_key|access_key|key|auth|authorization)"
+    r"(\s*[=:]\s*)[^\s&,;]+"
+)
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]+")
+
+#: Secret values seen by the routing loader (substituted ``${VAR}`` values), scrubbed verbatim.
+_known_secrets: set[str] = set()
+_lock = threading.Lock()
+#: Values shorter than this are not scrubbed verbatim (scrubbing "25" would wreck every log line).
+MIN_SECRET_LENGTH = 6
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Remember secret values so that :func:`redact` removes them wherever they appear."""
+    with _lock:
+        _known_secrets.update(v for v in values if len(v) >= MIN_SECRET_LENGTH)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with URLs cut to ``scheme://***``, credentials and mailbox names replaced.
+
+    Known secret values (registered, or passed in ``secrets``) are replaced wherever they occur,
+    longest first, before the pattern rules, so a secret that does not look like a URL (a password
+    alone in a message) is still caught.
+    """
+    with _lock:
+        values = _known_secrets | {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
+    for value in sorted(values, key=len, reverse=True):
+        text = text.replace(value, "***")
+    text = _URL.sub(r"\1://***", text)
+    text = _URL_FIELD.sub(r"\1\2***", text)
+    text = _BEARER.sub(r"\1 ***", text)
+    text = _KEY_VALUE.sub(r"\1\2***", text)
+    return _EMAIL.sub(r"***@\1", text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that rewrites each record's message through :func:`redact`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a badly formatted record: keep apprise's own behaviour
+            return True
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        record.exc_info = None
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def install_log_redaction(logger_name: str = "apprise") -> None:
+    """Scrub every record of ``logger_name`` (idempotent). Called whenever routes are loaded."""
+    logger = logging.getLogger(logger_name)
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+
+
+#: Longest error text kept (the alert outbox stores it; managers read it).
+MAX_ERROR_CHARS = 1000
+
+
+class _LogCapture(logging.Handler):
+    """Collects WARNING+ records of the ``apprise`` logger emitted on the capturing thread.
+
+    WARNING and above only: DEBUG lines carry the payload (message bodies) and the POST URL.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._thread = threading.get_ident()
+        self._lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self._thread:
+            return
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        self._lines.append(redact(message))
+
+    def text(self) -> str:
+        """The captured lines, de-duplicated in order (a retried send repeats itself), redacted."""
+        text = "; ".join(dict.fromkeys(line.strip() for line in self._lines if line.strip()))
+        return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
+@contextmanager
+def capture_apprise_log() -> Iterator[_LogCapture]:
+    """Capture the ``apprise`` logger's warnings on this thread while the block runs."""
+    install_log_redaction()
+    logger = logging.getLogger("apprise")
+    handler = _LogCapture()
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)

@@ -1,0 +1,228 @@
+"""Rendering: digests, escalations and the weekly summary (pure, no delivery)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from ehcp_workflow.notify import (
+    MANAGERS,
+    AlertItem,
+    AlertKind,
+    Message,
+    Severity,
+    WeeklySummary,
+    caseworker_digest,
+    caseworker_digests,
+    delivery_failing_item,
+    format_date,
+    manager_escalation,
+    weekly_summary,
+)
+from tests.notify.helpers import AS_OF, assert_no_personal_data, item_from_case
+
+D = dt.timedelta
+
+
+def _texts(message: Message) -> tuple[str, str, str | None]:
+    return message.title, message.body, message.markdown
+
+
+def test_format_date() -> None:
+    assert format_date(dt.date(2024, 10, 14)) == "Mon 14 Oct 2024"
+    assert format_date(dt.date(2025, 1, 5)) == "Sun 5 Jan 2025"
+
+
+def test_digest_groups_and_sorts_soonest_due_first(case_row: dict[str, object]) -> None:
+    def item(ref: str, kind: AlertKind, due: dt.date | None, **kw: object) -> AlertItem:
+        return item_from_case({**case_row, "case_ref": ref}, kind=kind, due_date=due, **kw)
+
+    items = [
+        item("EHC-SOON-LATER", AlertKind.DUE_IN_14, AS_OF + D(13)),
+        item("EHC-BAD", AlertKind.INVALID, None, detail="request_outcome_date is before request_received"),
+        item("EHC-SOON-FIRST", AlertKind.DUE_IN_2, AS_OF + D(2)),
+        item("EHC-LATE-NEW", AlertKind.OVERDUE, AS_OF - D(1), days_overdue=1),
+        item("EHC-TODAY", AlertKind.DUE_TODAY, AS_OF),
+        item("EHC-LATE-OLD", AlertKind.STILL_OVERDUE, AS_OF - D(40), days_overdue=40),
+        item("EHC-SOON-MID", AlertKind.DUE_IN_7, AS_OF + D(6)),
+    ]
+    message = caseworker_digest("cw-017", items, AS_OF)
+    body = message.body
+
+    order = [
+        "OVERDUE (2)",
+        "EHC-LATE-OLD",
+        "EHC-LATE-NEW",
+        "DUE TODAY (1)",
+        "EHC-TODAY",
+        "DUE SOON (3)",
+        "EHC-SOON-FIRST",
+        "EHC-SOON-MID",
+        "EHC-SOON-LATER",
+        "DATA PROBLEMS (1)",
+        "EHC-BAD",
+    ]
+    positions = [body.index(text) for text in order]
+    assert positions == sorted(positions), body
+    assert message.recipient == "caseworker:cw-017"
+    assert (
+        message.title == "EHC deadlines Mon 14 Oct 2024: 2 overdue, 1 due today, 3 due soon, 1 data problem"
+    )
+    assert "40 days overdue" in body and "1 day overdue (new breach today)" in body
+    assert "due Wed 16 Oct 2024, in 2 days" in body
+    assert "request_outcome_date is before request_received" in body
+    assert message.severity is Severity.WARNING
+    assert set(message.alert_keys) == {i.key for i in items}
+    assert message.markdown is not None and "### Due soon (3)" in message.markdown
+
+
+def test_digest_lines_carry_ref_clock_due_date_and_regulation(case_row: dict[str, object]) -> None:
+    item = item_from_case(case_row, kind=AlertKind.DUE_IN_7, due_date=dt.date(2024, 10, 21))
+    message = caseworker_digest("cw-017", [item], AS_OF)
+    assert (
+        "- EHC-2024-0042: due Mon 21 Oct 2024, in 7 days\n"
+        "  Issue the final EHC plan (final_plan), SEND Regulations 2014 reg 13(2)\n"
+    ) in message.body
+    assert message.severity is Severity.INFO
+
+
+def test_no_name_or_date_of_birth_reaches_any_message(case_row: dict[str, object]) -> None:
+    items = [
+        item_from_case(
+            case_row, kind=kind, due_date=AS_OF - D(3), days_overdue=3, weeks_waiting=53, band="over_52"
+        )
+        for kind in AlertKind
+        if kind is not AlertKind.DELIVERY_FAILING
+    ]
+    for allow in (False, True):
+        digest = caseworker_digest("cw-017", items, AS_OF, allow_initials=allow)
+        escalation = manager_escalation(
+            [i for i in items if i.kind in {AlertKind.OVERDUE, AlertKind.INVALID}], AS_OF
+        )
+        assert_no_personal_data(*_texts(digest), *_texts(escalation))
+
+
+def test_initials_only_when_allowed_and_only_if_they_are_initials(case_row: dict[str, object]) -> None:
+    item = item_from_case(case_row, kind=AlertKind.DUE_TODAY, due_date=AS_OF)  # initials "A.H."
+    assert "(AH)" not in caseworker_digest("cw-017", [item], AS_OF).body
+    allowed = caseworker_digest("cw-017", [item], AS_OF, allow_initials=True)
+    assert "EHC-2024-0042 (AH):" in allowed.body
+    assert allowed.markdown is not None and "**EHC-2024-0042 (AH)**" in allowed.markdown
+
+    # A full name in the initials field by mistake is dropped, not sent.
+    mistaken = dataclasses.replace(item, initials="Amelia Hartley-Jones")
+    assert_no_personal_data(*_texts(caseworker_digest("cw-017", [mistaken], AS_OF, allow_initials=True)))
+
+
+def test_digest_refuses_someone_elses_cases_and_empty_lists(case_row: dict[str, object]) -> None:
+    mine = item_from_case(case_row, kind=AlertKind.DUE_TODAY, due_date=AS_OF)
+    theirs = dataclasses.replace(mine, case_ref="EHC-OTHER", caseworker="cw-099")
+    with pytest.raises(ValueError, match="EHC-OTHER"):
+        caseworker_digest("cw-017", [mine, theirs], AS_OF)
+    with pytest.raises(ValueError):
+        caseworker_digest("cw-017", [], AS_OF)
+
+
+def test_unassigned_cases_go_to_the_team_then_managers() -> None:
+    team_case = AlertItem(
+        case_ref="EHC-T", clock="final_plan", kind=AlertKind.DUE_TODAY, due_date=AS_OF, team="East"
+    )
+    orphan = AlertItem(case_ref="EHC-O", clock="final_plan", kind=AlertKind.DUE_TODAY, due_date=AS_OF)
+    assigned = dataclasses.replace(team_case, case_ref="EHC-A", caseworker="cw-3")
+
+    assert caseworker_digest(None, [team_case], AS_OF).recipient == "team:East"
+    assert "unassigned cases in team East" in caseworker_digest(None, [team_case], AS_OF).body
+    assert caseworker_digest(None, [orphan], AS_OF).recipient == MANAGERS
+    with pytest.raises(ValueError):
+        caseworker_digest(None, [team_case, orphan], AS_OF)
+
+    digests = caseworker_digests([team_case, orphan, assigned], AS_OF)
+    assert [m.recipient for m in digests] == ["caseworker:cw-3", MANAGERS, "team:East"]
+    assert [len(m.alert_keys) for m in digests] == [1, 1, 1]
+
+
+def test_manager_escalation(case_row: dict[str, object]) -> None:
+    breach = item_from_case(case_row, kind=AlertKind.OVERDUE, due_date=AS_OF - D(1), days_overdue=1)
+    band = AlertItem(
+        case_ref="EHC-W",
+        clock="backlog",
+        clock_title="Waiting since the request",
+        kind=AlertKind.BAND_CROSSED_52,
+        band="over_52",
+        weeks_waiting=53,
+        team="East",
+    )
+    invalid = dataclasses.replace(
+        breach, case_ref="EHC-BAD", kind=AlertKind.INVALID, detail="no request date"
+    )
+    message = manager_escalation([invalid, band, breach], AS_OF)
+
+    assert message.recipient == MANAGERS
+    assert message.title == "EHC escalations Mon 14 Oct 2024: 1 new breach, 1 band crossing, 1 data problem"
+    body = message.body
+    assert (
+        body.index("NEW BREACHES (1)")
+        < body.index("WAITING-TIME BANDS CROSSED (1)")
+        < body.index("DATA PROBLEMS")
+    )
+    assert "team North, caseworker cw-017" in body
+    assert "waiting 53 weeks: now over 52 weeks" in body and "team East, unassigned" in body
+    assert message.severity is Severity.WARNING
+    assert_no_personal_data(*_texts(message))
+
+    with pytest.raises(ValueError, match="due_in_7"):
+        manager_escalation([dataclasses.replace(breach, kind=AlertKind.DUE_IN_7)], AS_OF)
+
+
+def test_escalation_of_a_failing_delivery() -> None:
+    failed = Message(recipient="caseworker:cw-9", title="EHC deadlines Mon 14 Oct 2024: 1 overdue", body="")
+    item = delivery_failing_item(failed, attempts=4, error="connection refused", as_of=AS_OF)
+    message = manager_escalation([item], AS_OF)
+    assert message.severity is Severity.FAILURE
+    assert "ALERTS NOT DELIVERED (1)" in message.body
+    assert "caseworker:cw-9: not delivered: 4 attempts failed; last error: connection refused" in message.body
+
+
+def test_markdown_escapes_case_references() -> None:
+    item = AlertItem(case_ref="EHC_12_*A*", clock="final_plan", kind=AlertKind.DUE_TODAY, due_date=AS_OF)
+    markdown = caseworker_digest(None, [item], AS_OF).markdown
+    assert markdown is not None and r"**EHC\_12\_\*A\***" in markdown
+
+
+def test_weekly_summary() -> None:
+    summary = WeeklySummary(
+        backlog={
+            "North": {"within_20": 40, "over_20": 10, "over_30": 5, "over_52": 2, "over_100": 1},
+            "East": {"within_20": 20, "over_52": 3},
+        },
+        still_overdue={"North": {"final_plan": 3, "decision_to_assess": 1}, "East": {"final_plan": 2}},
+        invalid={"East": 2},
+    )
+    message = weekly_summary(summary, AS_OF)
+    assert message.recipient == MANAGERS
+    assert message.title == (
+        "EHC weekly summary Mon 14 Oct 2024: 81 open requests, 6 waiting over 52 weeks, "
+        "6 clocks overdue, 2 data problems"
+    )
+    body = message.body
+    assert (
+        "- All teams: 81 open requests (up to 20 weeks 60, 20-30 weeks 10, 30-52 weeks 5, "
+        "52-100 weeks 5, over 100 weeks 1)"
+    ) in body
+    assert "- East: 23 open requests (up to 20 weeks 20, 20-30 weeks 0" in body
+    assert body.index("- East:") < body.index("- North:")
+    assert "over 20 weeks 21, over 30 weeks 11, over 52 weeks 6, over 100 weeks 1" in body
+    assert "- North: 4 clocks overdue (final_plan 3, decision_to_assess 1)" in body
+    assert "- All teams: 6 clocks overdue (final_plan 5, decision_to_assess 1)" in body
+    assert "- East: 2 clocks" in body
+
+
+def test_weekly_summary_with_custom_bands_and_nothing_overdue() -> None:
+    summary = WeeklySummary(
+        backlog={"North": {"within_10": 1, "over_10": 2}}, band_order=("within_10", "over_10")
+    )
+    message = weekly_summary(summary, AS_OF)
+    assert "up to 10 weeks 1, over 10 weeks 2" in message.body
+    assert "0 clocks overdue" in message.title and "over 52" not in message.title
