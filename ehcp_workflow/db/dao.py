@@ -166,7 +166,7 @@ def _change_case(conn: Connection, case_ref: str, values: Mapping[str, FieldValu
     _check_order(new, list(values), ctx.source, case_ref)
     changes = apply_cases(conn, stored, new, ctx, compare=CASELOAD_FIELDS + EXTRA_FIELDS)
     write_events(conn, changes.events)
-    return len(changes.events)
+    return changes.event_count
 
 
 def _change_advice(
@@ -185,7 +185,7 @@ def _change_advice(
     changes = Changes()
     apply_advice(conn, stored_advice, incoming, {case_ref: int(stored["case_id"].iat[0])}, ctx, changes)
     write_events(conn, changes.events)
-    return len(changes.events)
+    return changes.event_count
 
 
 def _latest(session: Session, case_ref: str, count: int) -> list[Event]:

@@ -138,6 +138,29 @@ def validate_caseload(cases: pd.DataFrame, advice: pd.DataFrame, file: str) -> l
     return problems
 
 
+#: The name importers put in ``Caseload.unrecorded`` when the source has no advice table at all.
+ADVICE_UNRECORDED = "advice"
+
+
+def _keep_unrecorded(cases: pd.DataFrame, stored: pd.DataFrame, unrecorded: frozenset[str]) -> pd.DataFrame:
+    """``cases`` with the stored values put back in the columns the source does not record.
+
+    A SEN2 file says nothing about teams, caseworkers or exception grounds: its empty columns mean
+    "not in this source", not "cleared", so they must not wipe what a caseworker recorded.
+    """
+    keep = [c for c in CASELOAD_FIELDS if c in unrecorded]
+    if not keep or not len(stored):
+        return cases
+    existing = cases["case_ref"].isin(stored["case_ref"])
+    if not existing.any():
+        return cases
+    aligned = stored.set_index("case_ref").reindex(cases["case_ref"].to_numpy())[keep].reset_index(drop=True)
+    out = cases.copy()
+    for col in keep:
+        out[col] = out[col].mask(existing, aligned[col])
+    return out
+
+
 def _working(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame in the store's working dtypes: coded (categorical) columns as plain strings."""
     out = frame.reset_index(drop=True)
@@ -153,6 +176,9 @@ def upsert_caseload(
     """Merge ``caseload`` into the store in one transaction (committed here) and say what changed.
 
     ``source`` names where the change came from in the event log (default: ``caseload.source``).
+    Columns in ``caseload.unrecorded`` keep their stored values (the source cannot speak for them),
+    and stored advice is left alone when ``"advice"`` is unrecorded; otherwise the caseload's advice
+    rows replace the stored ones of its cases.
     Raises :class:`~ehcp_workflow.problems.InputError` listing every reference or code the schema
     would refuse, before anything is written. Re-importing the same caseload changes nothing and
     returns a summary with ``changed`` False.
@@ -199,8 +225,11 @@ def _upsert(
     import_id = conn.execute(insert(IMPORT).returning(IMPORT.c.id), batch).scalar_one()
     ctx = WriteContext(actor=actor, source=source, reason=reason, now=now, import_id=import_id)
 
+    cases = _keep_unrecorded(cases, stored, caseload.unrecorded)
     changes = apply_cases(conn, stored, cases, ctx, compare=CASELOAD_FIELDS)
-    touched = apply_advice(conn, stored_advice, advice, changes.case_ids, ctx, changes)
+    touched: set[str] = set()
+    if ADVICE_UNRECORDED not in caseload.unrecorded:
+        touched = apply_advice(conn, stored_advice, advice, changes.case_ids, ctx, changes)
     advice_only = sorted(touched - set(changes.created) - set(changes.updated))
     if advice_only:
         stmt = update(CASE).where(CASE.c.case_ref == bindparam("b_ref"))
@@ -210,13 +239,13 @@ def _upsert(
 
     created, updated = len(changes.created), len(changes.updated) + len(advice_only)
     unchanged = len(cases) - created - updated
-    if not changes.events:
+    if not changes.event_count:
         conn.execute(delete(IMPORT).where(IMPORT.c.id == import_id))
         import_id = None
     else:
         counts = {"cases_created": created, "cases_updated": updated, "cases_unchanged": unchanged}
         conn.execute(
-            update(IMPORT).where(IMPORT.c.id == import_id).values(events=len(changes.events), **counts)
+            update(IMPORT).where(IMPORT.c.id == import_id).values(events=changes.event_count, **counts)
         )
     return ImportSummary(
         source=source,
@@ -227,6 +256,6 @@ def _upsert(
         advice_created=changes.advice_created,
         advice_updated=changes.advice_updated,
         advice_removed=changes.advice_removed,
-        events=len(changes.events),
+        events=changes.event_count,
         import_id=import_id,
     )

@@ -14,7 +14,7 @@ else corrects the latest row in place.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -70,9 +70,13 @@ class Changes:
     advice_created: int = 0
     advice_updated: int = 0
     advice_removed: int = 0
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[EventRows] = field(default_factory=list)
     #: case_ref -> case id, for every case touched (new cases included).
     case_ids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def event_count(self) -> int:
+        return sum(len(e) for e in self.events)
 
 
 def execute_many(conn: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -104,26 +108,34 @@ def _table_fields(table: str) -> dict[str, str]:
     return {s.column: s.name for s in FIELDS.values() if s.table == table and s.in_caseload}
 
 
-def _person_ids(conn: Connection, refs: Iterable[str]) -> dict[str, int]:
-    """Ids of the people ``refs``, creating a bare person row for each one not yet stored."""
-    wanted = sorted(set(refs))
+def _ids_by_key(conn: Connection, table: Table, key: str, values: Sequence[str]) -> dict[str, int]:
+    """``value -> id`` for the rows of ``table`` whose ``key`` column is in ``values``.
+
+    Bulk inserts run without RETURNING and read the new ids back with this: with psycopg, an
+    executemany INSERT ... RETURNING goes through multi-row VALUES statements that psycopg re-parses
+    in Python, measured ~3x slower than a plain executemany plus one SELECT per 5,000 keys.
+    """
     found: dict[str, int] = {}
-    for start in range(0, len(wanted), IN_CHUNK):
-        chunk = wanted[start : start + IN_CHUNK]
-        stmt = select(PERSON.c.person_ref, PERSON.c.id).where(PERSON.c.person_ref.in_(chunk))
-        found |= {r.person_ref: r.id for r in conn.execute(stmt)}
-    missing = [{"person_ref": ref} for ref in wanted if ref not in found]
-    if missing:
-        for start in range(0, len(missing), BATCH):
-            result = conn.execute(
-                insert(PERSON).returning(PERSON.c.person_ref, PERSON.c.id), missing[start : start + BATCH]
-            )
-            found |= {r.person_ref: r.id for r in result}
+    column = table.c[key]
+    for start in range(0, len(values), IN_CHUNK):
+        stmt = select(column, table.c.id).where(column.in_(values[start : start + IN_CHUNK]))
+        found |= {row[0]: row[1] for row in conn.execute(stmt)}
     return found
 
 
-class _EventBuffer:
-    """Event rows collected column-wise, turned into dicts once at the end."""
+def _person_ids(conn: Connection, refs: Iterable[str]) -> dict[str, int]:
+    """Ids of the people ``refs``, creating a bare person row for each one not yet stored."""
+    wanted = sorted(set(refs))
+    found = _ids_by_key(conn, PERSON, "person_ref", wanted)
+    missing = [ref for ref in wanted if ref not in found]
+    if missing:
+        execute_many(conn, insert(PERSON), [{"person_ref": ref} for ref in missing])
+        found |= _ids_by_key(conn, PERSON, "person_ref", missing)
+    return found
+
+
+class EventRows:
+    """Event rows of one change, collected column-wise and turned into dicts batch by batch."""
 
     def __init__(self, ctx: WriteContext) -> None:
         self.ctx = ctx
@@ -140,21 +152,33 @@ class _EventBuffer:
         self.old.extend(old)
         self.new.extend(new)
 
-    def rows(self) -> list[dict[str, Any]]:
+    def __len__(self) -> int:
+        return len(self.case_ids)
+
+    def batches(self, size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
+        """The rows as driver dicts, ``size`` at a time (a big import never holds them all)."""
         c = self.ctx
-        return [
-            {
-                "case_id": int(case_id),
-                "field": name,
-                "old_value": old,
-                "new_value": new,
-                "actor": c.actor,
-                "source": c.source,
-                "reason": c.reason,
-                "recorded_at": c.now,
-            }
-            for case_id, name, old, new in zip(self.case_ids, self.fields, self.old, self.new, strict=True)
-        ]
+        for start in range(0, len(self.case_ids), size):
+            stop = start + size
+            yield [
+                {
+                    "case_id": int(case_id),
+                    "field": name,
+                    "old_value": old,
+                    "new_value": new,
+                    "actor": c.actor,
+                    "source": c.source,
+                    "reason": c.reason,
+                    "recorded_at": c.now,
+                }
+                for case_id, name, old, new in zip(
+                    self.case_ids[start:stop],
+                    self.fields[start:stop],
+                    self.old[start:stop],
+                    self.new[start:stop],
+                    strict=True,
+                )
+            ]
 
 
 def apply_cases(
@@ -171,7 +195,7 @@ def apply_cases(
     exception details for ``record_event``. Returns the changes; event rows are in ``.events``.
     """
     changes = Changes()
-    events = _EventBuffer(ctx)
+    events = EventRows(ctx)
     inc = incoming.set_index("case_ref", drop=False)
     sto = stored.set_index("case_ref", drop=False)
     is_old = inc.index.isin(sto.index)
@@ -222,12 +246,8 @@ def apply_cases(
             "created_at": [ctx.now] * n,
             "last_import_id": [ctx.import_id] * n,
         }
-        rows = _rows(new_cases, case_cols, extra)
-        for start in range(0, len(rows), BATCH):
-            result = conn.execute(
-                insert(CASE).returning(CASE.c.case_ref, CASE.c.id), rows[start : start + BATCH]
-            )
-            changes.case_ids |= {r.case_ref: r.id for r in result}
+        execute_many(conn, insert(CASE), _rows(new_cases, case_cols, extra))
+        changes.case_ids |= _ids_by_key(conn, CASE, "case_ref", new_cases["case_ref"].tolist())
         new_ids = np.array([changes.case_ids[ref] for ref in new_cases["case_ref"]], dtype=np.int64)
         changes.created = new_cases["case_ref"].tolist()
         events.add(new_ids.tolist(), "case_ref", [None] * n, new_cases["case_ref"].tolist())
@@ -249,7 +269,7 @@ def apply_cases(
         execute_many(conn, stmt, rows)
         _update_children(conn, changed_old, changed_new, changed_diff, ctx, events)
 
-    changes.events = events.rows()
+    changes.events.append(events)
     return changes
 
 
@@ -309,7 +329,7 @@ def _update_children(
     new: pd.DataFrame,
     diff: Mapping[str, np.ndarray[Any, np.dtype[np.bool_]]],
     ctx: WriteContext,
-    events: _EventBuffer,
+    events: EventRows,
 ) -> None:
     """Write the plan, review, phase transfer, exception and assignment changes of existing cases."""
     case_ids = old["case_id"].astype(int).to_numpy()
@@ -384,7 +404,7 @@ def _update_exception(
     new: pd.DataFrame,
     changed: Any,
     case_ids: np.ndarray[Any, Any],
-    events: _EventBuffer,
+    events: EventRows,
 ) -> None:
     """Insert, correct or delete the exception row of one clock for the changed cases."""
     details = {s.column: s.name for s in FIELDS.values() if s.clock == spec.clock and not s.in_caseload}
@@ -461,7 +481,7 @@ def apply_advice(
     ``incoming`` has one (``record_event``), else by position within (case, provider) in date order
     (an import file has no identity for an advice request). Unmatched stored rows are removed.
     """
-    events = _EventBuffer(ctx)
+    events = EventRows(ctx)
     key = ["case_ref", "provider"]
     if "seq" in incoming.columns:
         merged = stored.merge(incoming, on=[*key, "seq"], how="outer", suffixes=("_old", ""), indicator=True)
@@ -571,13 +591,24 @@ def apply_advice(
         changes.advice_created += len(params)
         touched |= set(added["case_ref"])
 
-    changes.events.extend(events.rows())
+    changes.events.append(events)
     return touched
 
 
-def write_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+def write_events(conn: Connection, events: Sequence[EventRows]) -> None:
     """Append event rows (the only writer of ``event_log``)."""
-    execute_many(conn, insert(EVENT), rows)
+    stmt = insert(EVENT)
+    for rows in events:
+        for batch in rows.batches():
+            conn.execute(stmt, batch)
 
 
-__all__ = ["EXTRA_FIELDS", "Changes", "WriteContext", "apply_advice", "apply_cases", "write_events"]
+__all__ = [
+    "EXTRA_FIELDS",
+    "Changes",
+    "EventRows",
+    "WriteContext",
+    "apply_advice",
+    "apply_cases",
+    "write_events",
+]

@@ -244,3 +244,23 @@ def test_sample_caseload_fills_every_column(caseload) -> None:
 
     assert [c for c in CASE_COLUMNS if caseload.cases[c].isna().all()] == []
     assert [c for c in ADVICE_COLUMNS if caseload.advice[c].isna().all()] == []
+
+
+def test_columns_the_source_does_not_record_keep_their_stored_values(engine, session, caseload) -> None:
+    """A SEN2-like file (no routing, no advice, no review report) must not wipe what was recorded."""
+    upsert_caseload(session, caseload, actor="tester")
+    unrecorded = frozenset({"team", "caseworker", "review_report_sent", "advice"})
+    cases = caseload.cases.copy()
+    for col in ("team", "caseworker"):
+        cases[col] = pd.array([pd.NA] * len(cases), dtype="string")
+    cases["review_report_sent"] = np.datetime64("NaT", "s")
+    c2 = cases.index[cases["case_ref"] == "C-002"][0]
+    cases.loc[c2, "request_outcome"] = "Y"  # a recorded column still updates
+    sen2_like = Caseload(cases=cases, advice=empty_advice(0), unrecorded=unrecorded, source="sen2.xml")
+    summary = upsert_caseload(session, sen2_like, actor="importer")
+    assert summary.fields_changed == {"request_outcome": 1}
+    stored = get_case(session, "C-001")
+    assert (stored["team"], stored["caseworker"]) == ("north", "alice")
+    assert stored["review_report_sent"] is not None
+    assert len(stored.advice) == 3
+    assert "advice" in load_caseload(engine).unrecorded
