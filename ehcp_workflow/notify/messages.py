@@ -179,8 +179,8 @@ def _item_line(item: AlertItem, as_of: dt.date, *, allow_initials: bool, with_ow
         what = item.title
         md_what = _md(item.title)
     else:
-        what = f"{item.title} ({item.clock})"
-        md_what = f"{_md(item.title)} (`{item.clock}`)" if "`" not in item.clock else _md(what)
+        what = f"{item.title} ({item.clock_id})"
+        md_what = f"{_md(item.title)} (`{item.clock_id}`)" if "`" not in item.clock_id else _md(what)
     context = [what]
     md_context = [md_what]
     if item.regulation:
@@ -195,7 +195,7 @@ def _item_line(item: AlertItem, as_of: dt.date, *, allow_initials: bool, with_ow
 
 
 def _soonest_first(item: AlertItem) -> tuple[bool, dt.date, str, str]:
-    return (item.due_date is None, item.due_date or dt.date.max, item.case_ref, item.clock)
+    return (item.due_date is None, item.due_date or dt.date.max, item.case_ref, item.clock_id)
 
 
 def _by_team(item: AlertItem) -> tuple[bool, str, bool, dt.date, str, str]:

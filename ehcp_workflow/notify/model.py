@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from typing import Any
 from urllib.parse import quote
 
 
@@ -64,9 +66,10 @@ class Severity(StrEnum):
 def alert_key(case_ref: str, clock: str, kind: str, episode: str | dt.date) -> str:
     """The key of one alert: its four parts, each %-escaped, joined with ``/``.
 
-    The same format as the alert outbox's key (``ehcp_workflow.db.outbox.alert_key``), repeated here
-    so this package stays free of the database layer; a test checks the two agree. Escaping keeps
-    the key unambiguous whatever characters a council uses in case references.
+    The format of ``ehcp_workflow.db.outbox.alert_key``, repeated here so this package stays free of
+    the database layer. Only a fallback: rows from :mod:`ehcp_workflow.alerting` carry their own
+    ``key``, which :class:`AlertItem` keeps as given. Escaping keeps the key unambiguous whatever
+    characters a council uses in case references.
     """
     text = episode.isoformat() if isinstance(episode, dt.date) else episode
     return "/".join(quote(part, safe="") for part in (case_ref, clock, kind, text))
@@ -84,6 +87,8 @@ class AlertItem:
     case_ref: str
     clock: str
     kind: AlertKind
+    #: Which of several clocks of the same kind on one case (the adviser, for ``advice``); "" if one.
+    instance: str = ""
     #: Human title of the clock (from config/clocks.yaml); the clock id when empty.
     clock_title: str = ""
     #: The provision that sets the limit, e.g. "SEND Regulations 2014 reg 13(2)".
@@ -103,31 +108,71 @@ class AlertItem:
     #: Why a clock is invalid, or why a delivery is failing: shown so someone can fix it.
     #: Must not contain personal data (the evaluator's reasons name fields, not values).
     detail: str | None = None
-    #: What tells repeats of the same alert apart in the outbox key. Defaults to the due date, else
-    #: the band; the flow passes e.g. the ISO week for ``still_overdue`` reminders.
+    #: What tells repeats of the same alert apart (``alerting`` uses the clock's start date, plus
+    #: ``@<ISO week>`` for ``still_overdue``). Used only to build a missing ``key``.
     episode: str | None = None
+    #: The alert's unique key, as the outbox stores it. Rows from ``ehcp_workflow.alerting`` carry
+    #: one; when empty it is built with :func:`alert_key` from case, clock[:instance], kind and the
+    #: episode (else the due date, else the band).
+    key: str = ""
 
     def __post_init__(self) -> None:
         # Accept the plain string of a kind (rows from the database) but store the enum.
         object.__setattr__(self, "kind", AlertKind(self.kind))
         if not self.case_ref or not self.clock:
             raise ValueError("an alert item needs a case_ref and a clock")
+        if not self.key:
+            episode: str | dt.date = self.episode or self.due_date or self.band or "-"
+            object.__setattr__(self, "key", alert_key(self.case_ref, self.clock_id, self.kind, episode))
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], **overrides: Any) -> AlertItem:
+        """An item from a row of ``ehcp_workflow.alerting.alert_candidates`` (or any mapping).
+
+        Reads only the item's own fields by name and ignores every other column, so a row that also
+        holds a name or a date of birth cannot carry them into a message. Missing values (None,
+        NaN, NaT, ``pd.NA``) become ``None``; timestamps become dates; numpy numbers become ints;
+        the evaluator's ``weeks_waiting = -1`` (not an open request) becomes ``None``.
+        """
+        values = {name: _plain(row[name]) for name in _FIELD_NAMES if name in row}
+        if isinstance(values.get("weeks_waiting"), int) and values["weeks_waiting"] < 0:
+            values["weeks_waiting"] = None  # the evaluator's -1: not an open request
+        values.update(overrides)
+        for text in ("instance", "clock_title", "regulation", "status", "key"):
+            if values.get(text) is None:
+                values.pop(text, None)
+        return cls(**values)
+
+    @property
+    def clock_id(self) -> str:
+        """``clock`` or ``clock:instance``: which clock, exactly (as in the alerting key)."""
+        return f"{self.clock}:{self.instance}" if self.instance else self.clock
 
     @property
     def title(self) -> str:
         """The clock's human title, falling back to its id."""
         return self.clock_title or self.clock
 
-    @property
-    def key(self) -> str:
-        """The alert's outbox key (see :func:`alert_key`)."""
-        if self.episode is not None:
-            episode: str | dt.date = self.episode
-        elif self.due_date is not None:
-            episode = self.due_date
-        else:
-            episode = self.band or "-"
-        return alert_key(self.case_ref, self.clock, self.kind, episode)
+
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(AlertItem))
+
+
+def _plain(value: Any) -> Any:
+    """A pandas/numpy cell as a plain Python value (``None`` for any missing marker)."""
+    if value is None:
+        return None
+    try:
+        if value != value:  # NaN and NaT are not equal to themselves
+            return None
+    except TypeError:  # pd.NA refuses to be compared to a bool
+        return None
+    if isinstance(value, dt.datetime):  # pandas Timestamp included
+        return value.date()
+    if type(value).__module__ == "numpy":
+        if hasattr(value, "dtype") and value.dtype.kind == "M":
+            return dt.date.fromisoformat(str(value.astype("datetime64[D]")))
+        return value.item()
+    return value
 
 
 @dataclass(frozen=True, kw_only=True)

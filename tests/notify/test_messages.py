@@ -226,3 +226,22 @@ def test_weekly_summary_with_custom_bands_and_nothing_overdue() -> None:
     message = weekly_summary(summary, AS_OF)
     assert "up to 10 weeks 1, over 10 weeks 2" in message.body
     assert "0 clocks overdue" in message.title and "over 52" not in message.title
+
+
+def test_several_clocks_of_one_kind_are_told_apart_by_instance() -> None:
+    items = [
+        AlertItem(
+            case_ref="EHC-1",
+            clock="advice",
+            instance=adviser,
+            clock_title="Advice requested during the assessment",
+            kind=AlertKind.OVERDUE,
+            due_date=AS_OF - D(2),
+            days_overdue=2,
+            caseworker="cw-1",
+        )
+        for adviser in ("EP", "SaLT")
+    ]
+    message = caseworker_digest("cw-1", items, AS_OF)
+    assert "(advice:EP)" in message.body and "(advice:SaLT)" in message.body
+    assert len(set(message.alert_keys)) == 2

@@ -97,3 +97,59 @@ def test_delivery_failing_item_names_the_recipient_and_error() -> None:
     assert item.case_ref == "caseworker:cw-1"
     assert item.detail is not None and "5 attempts" in item.detail and "connection refused" in item.detail
     assert item.key.endswith("/delivery_failing/2024-10-14")
+
+
+def test_from_row_reads_an_alerting_frame_and_ignores_other_columns() -> None:
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            # the columns of ehcp_workflow.alerting.alert_candidates, plus personal data
+            "key": ["EHC-1|advice:EP|due_in_7|2024-09-01", "EHC-2|backlog|band_crossed_52|2023-10-01"],
+            "case_ref": ["EHC-1", "EHC-2"],
+            "clock": ["advice", "backlog"],
+            "instance": ["EP", ""],
+            "kind": ["due_in_7", "band_crossed_52"],
+            "episode": ["2024-09-01", "2023-10-01"],
+            "status": ["due_soon", "open"],
+            "due_date": pd.to_datetime(["2024-10-21", None]).to_numpy(dtype="datetime64[ns]"),
+            "days_overdue": pd.array([pd.NA, pd.NA], dtype="Int64"),
+            "team": ["North", None],
+            "caseworker": ["cw-1", None],
+            "band": ["within_20", "over_52"],
+            "weeks_waiting": np.array([-1, 53]),
+            "regulation": ["SEND Regulations 2014 reg 8(1)", "SEND Regulations 2014 reg 13(2)"],
+            "name": ["Amelia Hartley-Jones", "Someone Else"],
+            "date_of_birth": pd.to_datetime(["2015-03-14", "2016-01-01"]),
+        }
+    )
+    advice, band = (AlertItem.from_row(r, clock_title="Advice") for r in frame.to_dict(orient="records"))
+    assert advice == AlertItem(
+        key="EHC-1|advice:EP|due_in_7|2024-09-01",
+        case_ref="EHC-1",
+        clock="advice",
+        instance="EP",
+        kind=AlertKind.DUE_IN_7,
+        episode="2024-09-01",
+        status="due_soon",
+        due_date=dt.date(2024, 10, 21),
+        team="North",
+        caseworker="cw-1",
+        band="within_20",
+        regulation="SEND Regulations 2014 reg 8(1)",
+        clock_title="Advice",
+    )
+    assert advice.clock_id == "advice:EP"
+    assert band.due_date is None and band.days_overdue is None and band.weeks_waiting == 53
+    assert type(band.weeks_waiting) is int and band.team is None
+
+
+def test_key_is_kept_when_given_and_built_with_the_instance_otherwise() -> None:
+    given = AlertItem(case_ref="C1", clock="advice", kind=AlertKind.OVERDUE, key="C1|advice:EP|overdue|x")
+    assert given.key == "C1|advice:EP|overdue|x"
+    built = AlertItem(
+        case_ref="C1", clock="advice", instance="EP", kind=AlertKind.OVERDUE, episode="2024-09-01"
+    )
+    assert built.key == "C1/advice%3AEP/overdue/2024-09-01"
+    assert dataclasses.replace(built, instance="SaLT", key="").key != built.key
