@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from ehcp_workflow.reporting.kpis import ALL, PROVIDER_LABELS, NationalFigure, national_figure
+from ehcp_workflow.reporting.labels import column_labels
 
 __all__ = [
     "CHART_FILES",
@@ -61,23 +62,21 @@ def _style(ax: Any) -> None:
 def _dates_axis(ax: Any) -> None:
     locator = mdates.AutoDateLocator(minticks=4, maxticks=10)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    formatter = mdates.ConciseDateFormatter(  # type: ignore[no-untyped-call]
+        locator, offset_formats=["", "%Y", "%b %Y", "%d %b %Y", "%d %b %Y", "%d %b %Y %H:%M"]
+    )
+    ax.xaxis.set_major_formatter(formatter)
+
+
+def _no_data(ax: Any, text: str) -> None:
+    """Say so in the middle of the axes, instead of leaving an empty frame."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=12, color="#595959")
 
 
 def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=_DPI, facecolor="white")
     return path
-
-
-def _band_title(label: str, thresholds: list[int]) -> str:
-    """Legend text of a band: ``within_20`` -> "Within 20 weeks", ``over_20`` -> "Over 20, up to 30 weeks"."""
-    kind, _, n = label.partition("_")
-    if kind == "within":
-        return f"Within {n} weeks"
-    t = int(n)
-    later = [x for x in thresholds if x > t]
-    return f"Over {t}, up to {later[0]} weeks" if later else f"Over {t} weeks"
 
 
 def _month_ticks(months: list[pd.Period]) -> list[str]:
@@ -93,14 +92,13 @@ def backlog_bands_chart(trend: pd.DataFrame, path: Path, *, subtitle: str = "") 
     """Stacked area: open requests by waiting band, week by week (``kpis.backlog_trend``, all teams)."""
     t = trend[trend["team"] == ALL] if "team" in trend else trend
     bands = [c for c in t.columns if c.startswith(("within_", "over_"))]
-    thresholds = [int(c.partition("_")[2]) for c in bands if c.startswith("over_")]
     x = pd.to_datetime(t["week_ending"]).to_numpy()
     fig = _figure()
     ax = fig.add_subplot()
     ax.stackplot(
         x,
         *[t[c].to_numpy(dtype=float) for c in bands],
-        labels=[_band_title(c, thresholds) for c in bands],
+        labels=column_labels(bands),  # "Within 20 weeks", "Over 20, up to 30 weeks"...
         colors=_BAND_COLOURS[: len(bands)],
         edgecolor="white",
         linewidth=0.3,
@@ -163,6 +161,8 @@ def plans_within_20_weeks_chart(
             f"({national.source})"
         ),
     )
+    if np.all(np.isnan(excl)) and np.all(np.isnan(incl)):
+        _no_data(ax, "No plans issued in the period")
     annotate = len(x) <= 18
     if annotate:
         for xi, v, n in zip(x, excl, p["plans_issued_ex"].to_numpy(), strict=True):
@@ -278,6 +278,9 @@ def advice_by_provider_chart(advice: pd.DataFrame, path: Path, *, subtitle: str 
             zorder=1,
         )
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False, fontsize=9)
+    if not len(a):
+        _no_data(ax, "No advice received in the period")
+        ax.set_yticks([])
     ax.spines["top"].set_visible(False)
     ax.spines["right"].set_visible(False)
     ax.grid(axis="x", color="#dddddd", linewidth=0.8)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final, Literal, TypeAlias
 
 import numpy as np
@@ -264,7 +265,8 @@ KPI_INFO: Final[Mapping[str, KpiInfo]] = {
         KpiInfo(
             "review_decisions",
             "Review decisions, and % within 4 weeks of the meeting",
-            "Review decision letters sent in the month; within 4 weeks of the review meeting.",
+            "Review decision letters sent in the month; within 4 weeks of the review meeting. Only each "
+            "plan's latest review is held, so months long past undercount.",
             "SEND Regs 2014 reg 20(10)/21; DfE number_decsion_4weeks; Kingston 2021 "
             "'% of AR decisions made in 4 weeks'.",
             "flow",
@@ -274,7 +276,7 @@ KPI_INFO: Final[Mapping[str, KpiInfo]] = {
             "amended_plans",
             "Final amended plans, and % within 8 weeks of the amendment notice",
             "Final amended plans (or notices not to amend) issued in the month; within 8 weeks of the "
-            "proposed amendments.",
+            "proposed amendments. Only each plan's latest amendment is held, so months long past undercount.",
             "SEND Regs 2014 reg 22(3)-(4); Kingston 2021 '% of Final amended plans issued within 8 weeks'.",
             "flow",
             "Annual reviews",
@@ -326,7 +328,7 @@ def _case_dates(evaluation: Evaluation, column: str) -> Dates:
 def _teams(cases: pd.DataFrame) -> tuple[Objs, list[str]]:
     """Team label of every case and the sorted list of teams."""
     team = cases["team"].astype("string").fillna(UNASSIGNED).to_numpy(dtype=object)
-    return team, sorted({str(t) for t in team})
+    return team, sorted(str(t) for t in pd.unique(team))
 
 
 def _pct(num: npt.ArrayLike, den: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -618,14 +620,30 @@ class _OpenIntervals:
         count is #(entry <= W) - #(closed is known and max(entry, closed) <= W): vectorised with two
         sorted arrays and ``searchsorted``, O((cases + dates) log cases).
         """
-        got = self.received < _BIG
-        entry = self.received[got] + np.int64(days + 1)
-        closed = self.closed[got]
-        ends = closed < _BIG
-        entered = np.sort(entry)
-        left = np.sort(np.maximum(entry[ends], closed[ends]))
+        shift = np.int64(days + 1)
+        entered = self._received_sorted + shift
+        left = np.sort(np.maximum(self._ending_received + shift, self._ending_closed))
         count: Ints = np.searchsorted(entered, at, side="right") - np.searchsorted(left, at, side="right")
         return count.astype(np.int64)
+
+    @cached_property
+    def _received_sorted(self) -> Ints:
+        out: Ints = np.sort(self.received[self.received < _BIG])
+        return out
+
+    @cached_property
+    def _ending(self) -> npt.NDArray[np.bool_]:
+        """Requests received by ``as_of`` whose closing day is known (or "always")."""
+        out: npt.NDArray[np.bool_] = (self.received < _BIG) & (self.closed < _BIG)
+        return out
+
+    @cached_property
+    def _ending_received(self) -> Ints:
+        return self.received[self._ending]
+
+    @cached_property
+    def _ending_closed(self) -> Ints:
+        return self.closed[self._ending]
 
     def oldest_days(self, at: Ints) -> Ints:
         """Days waited by the oldest request open at each day of ``at`` (-1 when none is open).
@@ -664,9 +682,7 @@ def _open_intervals(evaluation: Evaluation) -> _OpenIntervals:
         closed = np.where(mask, np.minimum(closed, day), closed)
 
     def code(column: str, values: Sequence[str]) -> npt.NDArray[np.bool_]:
-        out: npt.NDArray[np.bool_] = (
-            cases[column].astype("string").isin(values).fillna(False).to_numpy(dtype=bool)
-        )
+        out: npt.NDArray[np.bool_] = cases[column].isin(values).to_numpy(dtype=bool)  # missing: False
         return out
 
     close(code("request_outcome", ("N", "W", "H")), "request_outcome_date")
@@ -938,7 +954,9 @@ def review_decisions(evaluation: Evaluation, months: pd.PeriodIndex, *, by_team:
 
     Definition: clock ``review_decision`` completed (the decision letter to maintain, amend or cease,
     dated in the month, after the meeting); within 4 weeks = on or before the engine's due date.
-    No exception grounds apply (rules §2.1), so there is one measure.
+    No exception grounds apply (rules §2.1), so there is one measure. The caseload holds each plan's
+    *latest* review only, so a month's count falls as its reviews are superseded by later ones: the
+    recent months are complete, a year back they undercount (the same holds for amended plans).
     Regulation: SEND Regs 2014 reg 20(10) / reg 21. DfE: ``number_decsion_4weeks`` [sic] ("outcome of
     review communicated within 4 weeks"). Seed wording: Kingston 2021 "% of AR decisions made in 4
     weeks (Stat time frame)" (49%, 54%, 57%).
@@ -963,7 +981,8 @@ def amended_plans(evaluation: Evaluation, months: pd.PeriodIndex, *, by_team: bo
     """Final amended plans, and % issued within 8 weeks of the amendment notice.
 
     Definition: clock ``amended_plan`` completed (final amended plan, or notice not to amend, issued
-    in the month); within 8 weeks = on or before the engine's due date (notice + 8 weeks).
+    in the month); within 8 weeks = on or before the engine's due date (notice + 8 weeks). Only the
+    latest amendment of each plan is held: older months undercount (see :func:`review_decisions`).
     Regulation: SEND Regs 2014 reg 22(3)-(4). DfE: none. Seed wording: Kingston 2021 "% of Final
     amended plans issued within 8 weeks of draft. (Stat time frame)" (83%, 80%, 83%).
     Columns: ``amended_plans``, ``within_8_weeks``, ``pct_within_8_weeks``.
@@ -1035,12 +1054,13 @@ def phase_transfers(
     """
     status = phase_transfer_status(evaluation)
     cohort = cohort_years(evaluation)
-    kind = (
-        evaluation.cases["phase_transfer_type"].astype("string").fillna("not recorded").to_numpy(dtype=object)
-    )
     team, teams = _teams(evaluation.cases)
-    in_scope = status != ""
-    years = sorted({int(y) for y in cohort[in_scope & (cohort > 0)]})
+    scope = (status != "") & (cohort > 0)  # work on the cohorts' rows only
+    status, cohort, team = status[scope], cohort[scope], team[scope]
+    kinds_raw = evaluation.cases["phase_transfer_type"][scope].astype("string").fillna("not recorded")
+    kind = kinds_raw.to_numpy(dtype=object)
+    in_scope = np.ones(len(status), dtype=bool)
+    years = sorted(int(y) for y in np.unique(cohort))
     if cohorts is not None:
         years = [y for y in years if y in set(cohorts)]
     kinds = [k for k in ("school", "post16", "post16_other", "not recorded") if (kind[in_scope] == k).any()]

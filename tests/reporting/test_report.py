@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from ehcp_workflow.caseload import Caseload
+from ehcp_workflow.caseload import Caseload, empty_cases
 from ehcp_workflow.demo import generate_council
 from ehcp_workflow.reporting.charts import CHART_FILES
 from ehcp_workflow.reporting.kpis import KPI_INFO
@@ -104,3 +104,19 @@ def test_html_and_workbook_carry_no_case_references(report: ReportFiles, council
     for text in (page, cells):
         words = set(re.findall(r"[A-Za-z0-9_-]+", text))
         assert not words & refs
+
+
+def test_build_report_on_an_empty_caseload(tmp_path: Path) -> None:
+    """No requests, plans or advice: every file is still written, with nothing divided by zero."""
+
+    out = build_report(
+        Caseload(cases=empty_cases()),
+        CATALOGUE,
+        date_from="2025-04",
+        date_to="2025-06",
+        as_of=AS_OF,
+        out_dir=tmp_path,
+    )
+    assert out.workbook.exists() and out.html.exists()
+    assert all(Path(p).read_bytes().startswith(PNG) for p in out.charts.values())
+    assert "–" in out.html.read_text(encoding="utf-8")  # percentages of nothing are shown as a dash
