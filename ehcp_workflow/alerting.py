@@ -3,7 +3,8 @@
 Pure functions over an :class:`~ehcp_workflow.vectorised.Evaluation`: the nightly flow stores what
 they return (the outbox, the event log); nothing here sends or writes.
 
-Every alert has a unique key ``case|clock[:instance]|kind|episode``. The *episode* is the clock's
+Every alert has a unique key built from case, clock (with its instance), kind and episode
+(:func:`ehcp_workflow.notify.model.alert_key`). The *episode* is the clock's
 start date (a new annual review period, a new request, is a new episode), so "one alert per episode"
 is a database uniqueness constraint on the key: re-running a night, or two runs at once, cannot send
 the same alert twice.
@@ -32,7 +33,6 @@ DUE_THRESHOLDS: tuple[int, ...] = (14, 7, 2)
 ESCALATION_BANDS: tuple[int, ...] = (30, 52, 100)
 
 ALERT_COLUMNS: tuple[str, ...] = (
-    "key",
     "case_ref",
     "clock",
     "instance",
@@ -46,14 +46,10 @@ ALERT_COLUMNS: tuple[str, ...] = (
     "band",
     "weeks_waiting",
     "regulation",
+    "detail",
 )
 
 _S = {s: np.int8(STATUS_CODE[s]) for s in Status}
-
-
-def alert_key(case_ref: str, clock: str, instance: str, kind: str, episode: str) -> str:
-    clock_part = f"{clock}:{instance}" if instance else clock
-    return f"{case_ref}|{clock_part}|{kind}|{episode}"
 
 
 def _kinds(a: ClockArrays, as_of: dt.date) -> npt.NDArray[np.object_]:
@@ -72,7 +68,10 @@ def _kinds(a: ClockArrays, as_of: dt.date) -> npt.NDArray[np.object_]:
     for t in sorted(DUE_THRESHOLDS):
         conds.append(running & (days_left > 0) & (days_left <= t))
         choices.append(f"due_in_{t}")
-    return np.select(conds, choices, default=None).astype(object)  # type: ignore[arg-type]
+    kinds: npt.NDArray[np.object_] = np.select(conds, choices, default=np.array(None, dtype=object)).astype(
+        object
+    )
+    return kinds
 
 
 def alert_candidates(evaluation: Evaluation, *, weekly_digest: bool = False) -> pd.DataFrame:
@@ -93,7 +92,8 @@ def alert_candidates(evaluation: Evaluation, *, weekly_digest: bool = False) -> 
         kinds = _kinds(a, evaluation.as_of)
         if weekly_digest:
             still = a.status == _S[Status.OVERDUE]
-            extra = _rows(evaluation, cid, a, np.where(still, "still_overdue", None).astype(object), today)
+            still_kind = np.where(still, "still_overdue", np.array(None, dtype=object)).astype(object)
+            extra = _rows(evaluation, cid, a, still_kind, today)
             if extra is not None:
                 extra["episode"] = extra["episode"] + "@" + week
                 parts.append(extra)
@@ -124,18 +124,13 @@ def alert_candidates(evaluation: Evaluation, *, weekly_digest: bool = False) -> 
                     "band": evaluation.band[sel],
                     "weeks_waiting": weeks[sel],
                     "regulation": "SEND Regulations 2014 reg 13(2) (waiting for a plan)",
+                    "detail": "",
                 }
             )
         )
     if not parts:
         return pd.DataFrame({c: [] for c in ALERT_COLUMNS})
     out = pd.concat(parts, ignore_index=True)
-    out["key"] = [
-        alert_key(c, k, i, kind, e)
-        for c, k, i, kind, e in zip(
-            out["case_ref"], out["clock"], out["instance"], out["kind"], out["episode"], strict=True
-        )
-    ]
     return out[list(ALERT_COLUMNS)]
 
 
@@ -143,7 +138,8 @@ def _over(evaluation: Evaluation, weeks: int) -> npt.NDArray[np.bool_]:
     """Strictly more than ``weeks`` weeks since receipt (the band definition)."""
     received = evaluation.cases["request_received"].to_numpy().astype("datetime64[D]")
     days = (np.datetime64(evaluation.as_of, "D") - received).astype("timedelta64[D]").astype(np.float64)
-    return np.nan_to_num(days, nan=-1.0) > 7 * weeks
+    over: npt.NDArray[np.bool_] = np.nan_to_num(days, nan=-1.0) > 7 * weeks
+    return over
 
 
 def _rows(
@@ -180,6 +176,7 @@ def _rows(
             "band": evaluation.band[idx],
             "weeks_waiting": evaluation.weeks_waiting[idx],
             "regulation": a.rule.regulation,
+            "detail": np.array(a.reasons, dtype=object)[a.reason[sel]],
         }
     )
 

@@ -1,0 +1,1 @@
+"""Deployment definitions (prefect.yaml) and the single-box serve script."""

@@ -1,0 +1,1 @@
+"""Prefect flows: thin shells over ehcp_workflow (see each module)."""

@@ -1,0 +1,69 @@
+"""What every flow needs at its edge: today's date in London, the database, the notifier.
+
+These are the named boundaries where the outside world comes in: the scheduled start time becomes
+the council's calendar date, settings become an engine, and secrets come from the environment or
+Prefect Secret blocks (never from committed files, never into logs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from ehcp_workflow.db import check_database, make_engine
+from ehcp_workflow.notify.routing import chain_resolvers, env_resolver, load_routing, route_tags
+from ehcp_workflow.notify.sender import AppriseNotifier, Notifier, RecordingNotifier
+from ehcp_workflow.settings import Settings
+
+
+def london_today(scheduled: dt.datetime | None, zone: str = "Europe/London") -> dt.date:
+    """The council's calendar date of a run: its scheduled start (else now) in ``zone``.
+
+    A run scheduled for 02:00 London time on 21 March checks the clocks as of 21 March, whatever the
+    server's zone or BST; a late retry of that run keeps the same date.
+    """
+    instant = scheduled or dt.datetime.now(dt.UTC)
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=dt.UTC)
+    return instant.astimezone(ZoneInfo(zone)).date()
+
+
+def run_as_of(as_of: dt.date | None, settings: Settings) -> dt.date:
+    """``as_of`` if given (replays), else the scheduled start's London date."""
+    if as_of is not None:
+        return as_of
+    from prefect.runtime import flow_run
+
+    scheduled = flow_run.scheduled_start_time
+    return london_today(scheduled if isinstance(scheduled, dt.datetime) else None, settings.timezone)
+
+
+def engine_for(settings: Settings) -> Engine:
+    engine = make_engine(settings.database_url)
+    check_database(engine)  # a clear "run ehcp db upgrade" rather than a missing-table error
+    return engine
+
+
+def prefect_secret_resolver(name: str) -> str | None:
+    """``${NAME}`` in notifications.yaml from a Prefect Secret block named like ``name`` in
+    lower-kebab case (``EHCP_SMTP_PASSWORD`` -> ``ehcp-smtp-password``), if one exists."""
+    from prefect.blocks.system import Secret
+
+    try:
+        block = Secret.load(name.lower().replace("_", "-"))
+    except (ValueError, RuntimeError):
+        return None
+    value: object = block.get()  # type: ignore[union-attr]  # sync context: not a coroutine
+    return value if isinstance(value, str) else None
+
+
+def notifier_for(settings: Settings, *, dry_run: bool) -> Notifier:
+    """The real apprise notifier; in a dry run, a recorder that knows which routes exist."""
+    if dry_run:
+        return RecordingNotifier(routes=route_tags(settings.notifications_config))
+    routing = load_routing(
+        settings.notifications_config, resolver=chain_resolvers(env_resolver(), prefect_secret_resolver)
+    )
+    return AppriseNotifier(routing)
