@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -38,36 +38,104 @@ def demo(
     ),
     as_of: Annotated[str, typer.Option("--as-of", help="The night to run")] = DEFAULT_AS_OF,
     cases: Annotated[int, typer.Option("--cases", "-n", min=1)] = 20_000,
+    messages: Annotated[int, typer.Option(help="How many rendered messages to print in full")] = 2,
 ) -> None:
-    """Generate a demo council and show what the engine finds: clocks, breaches and backlog."""
-    from ehcp_workflow.catalogue import load_catalogue
-    from ehcp_workflow.demo import generate_council, write_council_csv
-    from ehcp_workflow.importers import load_caseload
-    from ehcp_workflow.output import print_table
-    from ehcp_workflow.statuses import Status
-    from ehcp_workflow.vectorised import evaluate_caseload
+    """The whole product on a synthetic council: load it, run the nightly flow, show the alerts.
+
+    Everything lives in ``--dir``: the council's CSV, its SQLite store and a local Prefect home
+    (the flow runs in Prefect's ephemeral mode: no server to start). Alerts are not sent: the
+    messages each caseworker and manager would receive are printed instead.
+    """
+    import os
 
     day = parse_date(as_of)
+    workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    # Prefect reads its settings at import: point it at the demo folder first.
+    os.environ.setdefault("PREFECT_HOME", str(workdir / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_API_URL", "")
+    # the local server's first start migrates its database: allow a slow (2-core, busy) machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    database = workdir / "ehcp.db"
+    os.environ["EHCP_DATABASE_URL"] = f"sqlite:///{database}"
+
+    from sqlmodel import Session
+
+    from ehcp_workflow.db import make_engine, upgrade_database, upsert_caseload
+    from ehcp_workflow.demo import generate_council, write_council_csv
+    from ehcp_workflow.importers import load_caseload
+
     csv = workdir / "demo-council.csv"
+    out.rule(f"1. A synthetic council: {cases:,} cases (no real person's data)")
     write_council_csv(generate_council(cases, 1, day), csv)
-    out.rule(f"1. A synthetic council of {cases:,} cases written to {csv}")
     caseload = load_caseload(csv)
-    evaluation = evaluate_caseload(caseload, load_catalogue(), as_of=day)
-    out.rule(f"2. Every statutory clock at {day.isoformat()} (counts by clock and status)")
-    counts = evaluation.status_counts()
-    counts.insert(0, "clock", counts.index)
-    print_table(counts, out)
-    out.rule(
-        "3. A sample of what is overdue or due soon (ehcp clocks ... --status overdue --status due_soon)"
+    if database.exists():
+        database.unlink()
+    upgrade_database(os.environ["EHCP_DATABASE_URL"])
+    engine = make_engine(os.environ["EHCP_DATABASE_URL"])
+    with Session(engine) as session:
+        summary = upsert_caseload(session, caseload, source=csv.name, actor="demo")
+    out.print(f"{csv} -> {database}: {summary}")
+
+    out.rule(f"2. The nightly compliance flow for {day.isoformat()} (Prefect, local ephemeral mode)")
+    from flows.nightly import nightly_compliance
+
+    night = nightly_compliance(as_of=day)
+    _print_night(night)
+
+    out.rule("3. What each caseworker and manager would receive (dry run: nothing is sent)")
+    from ehcp_workflow.jobs.dispatch import pending_alerts, render_messages
+
+    rows = pending_alerts(engine, now=_utc_now(), max_attempts=5)
+    rendered = render_messages(rows, as_of=day, allow_initials=False)
+    by_kind = sorted(rendered, key=lambda m: (m.recipient != "managers", m.recipient))
+    for m in by_kind[:messages]:
+        out.print(f"[bold]To {m.recipient}[/]  -  {m.title}", highlight=False)
+        lines = m.body.splitlines()
+        out.print(
+            "\n".join(lines[:25]) + ("\n  ..." if len(lines) > 25 else ""), markup=False, highlight=False
+        )
+        out.print()
+    out.print(
+        f"{len(rendered)} messages to {len({m.recipient for m in rendered})} recipients covering "
+        f"{len(rows):,} alerts (re-running the same night queues nothing new)."
     )
-    frame = evaluation.to_frame(statuses=[Status.OVERDUE, Status.DUE_SOON])
-    sample = frame.sort_values(["due_date"]).groupby("clock").head(2)
-    print_table(
-        sample,
-        out,
-        columns=["case_ref", "clock", "instance", "due_date", "status", "days_overdue", "band", "regulation"],
+
+    out.rule("4. Artifacts for managers (also in the Prefect UI history)")
+    from prefect.artifacts import Artifact
+
+    artifact = cast("Artifact | None", Artifact.get("breach-summary"))  # sync call: not a coroutine
+    if artifact is not None and artifact.data:
+        out.print(str(artifact.data), markup=False, highlight=False)
+    _backlog_from_store(engine, day)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _print_night(night: dict[str, object]) -> None:
+    import pandas as pd
+
+    from ehcp_workflow.output import print_table
+
+    counts = night.get("clocks_by_status")
+    if isinstance(counts, dict):
+        print_table(pd.DataFrame([counts]), out, title="Clocks by status")
+    out.print(
+        f"open requests: {night.get('open_requests')}, oldest: {night.get('oldest_open_weeks')} weeks, "
+        f"alerts queued: {night.get('alerts_queued')}"
     )
+
+
+def _backlog_from_store(engine, day: dt.date) -> None:  # type: ignore[no-untyped-def]
+    from ehcp_workflow.catalogue import load_catalogue
+    from ehcp_workflow.db import load_caseload as load_from_store
+    from ehcp_workflow.vectorised import evaluate_caseload
+
+    evaluation = evaluate_caseload(load_from_store(engine), load_catalogue(), as_of=day)
     _backlog_table(evaluation, day)
 
 
@@ -85,7 +153,7 @@ def _backlog_table(evaluation, day: dt.date) -> None:  # type: ignore[no-untyped
     table = pd.crosstab(pd.Series(teams, name="team"), pd.Series(bands, name="band"))
     table = table.reindex(columns=labels, fill_value=0)
     table.insert(0, "team", table.index)
-    out.rule(f"4. Backlog at {day.isoformat()}: open requests by team and weeks waiting")
+    out.rule(f"5. Backlog at {day.isoformat()}: open requests by team and weeks waiting")
     print_table(table, out)
     weeks = evaluation.weeks_waiting[open_]
     if len(weeks):
