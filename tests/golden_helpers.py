@@ -69,7 +69,9 @@ def evaluate(
     return slow
 
 
-def backlog(as_of: dt.date, conventions: Conventions = DEFAULT_CONVENTIONS, **case: Any) -> tuple[int, str] | None:
+def backlog(
+    as_of: dt.date, conventions: Conventions = DEFAULT_CONVENTIONS, **case: Any
+) -> tuple[int, str] | None:
     case.setdefault("case_ref", "case-1")
     ev = evaluate_case(case, CATALOGUE, as_of=as_of, conventions=conventions)
     cload = cl.Caseload(cases=cl.normalise_cases(pd.DataFrame([case])))

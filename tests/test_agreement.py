@@ -91,7 +91,9 @@ def caseloads(draw: st.DrawFn) -> cl.Caseload:
         }
         for _ in range(draw(st.integers(0, 6)))
     ]
-    unrecorded = frozenset(draw(st.sets(st.sampled_from(["review_report_sent", "amended_plan_issued", "advice"]))))
+    unrecorded = frozenset(
+        draw(st.sets(st.sampled_from(["review_report_sent", "amended_plan_issued", "advice"])))
+    )
     return cl.Caseload(
         cases=cl.normalise_cases(pd.DataFrame(rows)),
         advice=cl.normalise_advice(pd.DataFrame(advice, columns=list(cl.ADVICE_COLUMNS))),

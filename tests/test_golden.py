@@ -62,7 +62,8 @@ def test_f2_reg13_plan_on_day_140(conv: Conventions, status: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("as_of", "status"), [(D(2024, 11, 1), "due_soon"), (D(2024, 11, 15), "due_soon"), (D(2024, 11, 16), "met")]
+    ("as_of", "status"),
+    [(D(2024, 11, 1), "due_soon"), (D(2024, 11, 15), "due_soon"), (D(2024, 11, 16), "met")],
 )
 def test_f3_reg13_1_representation_window(as_of: dt.date, status: str) -> None:
     """F3: draft served Fri 1 Nov 2024: window 1-15 Nov inclusive ("beginning with the day served")."""
@@ -240,9 +241,19 @@ def test_f13_reg13_3_closure_exception_and_reg8_advice() -> None:
         request_outcome_date=D(2024, 8, 30),
         exception_final_plan="a",
         advice=[
-            {"case_ref": "case-1", "provider": "educational_psychology", "requested": D(2024, 9, 2), "received": None},
-            {"case_ref": "case-1", "provider": "school_or_early_years", "requested": D(2024, 7, 23),
-             "received": None, "exception": "a"},
+            {
+                "case_ref": "case-1",
+                "provider": "educational_psychology",
+                "requested": D(2024, 9, 2),
+                "received": None,
+            },
+            {
+                "case_ref": "case-1",
+                "provider": "school_or_early_years",
+                "requested": D(2024, 7, 23),
+                "received": None,
+                "exception": "a",
+            },
         ],
     )
     assert c["final_plan"].status == "excepted"
@@ -342,7 +353,10 @@ def test_reg18_explicit_due_date_wins_and_computed_is_shown() -> None:
 def test_reg18_new_plan_in_20_week_process_is_governed_by_reg13() -> None:
     """§6.3: a brand-new plan still in the 20-week process is governed by reg 13(2), not reg 18."""
     c = evaluate(
-        D(2026, 1, 1), request_received=D(2025, 11, 1), phase_transfer_type="school", phase_transfer_date=D(2026, 9, 1)
+        D(2026, 1, 1),
+        request_received=D(2025, 11, 1),
+        phase_transfer_type="school",
+        phase_transfer_date=D(2026, 9, 1),
     )
     assert c["phase_transfer"].status == "not_applicable"
 
@@ -421,8 +435,13 @@ def test_case10_ceased_plan_has_no_review() -> None:
 @pytest.mark.parametrize(("received", "status"), [(D(2020, 1, 6), "excepted"), (D(2021, 1, 4), "invalid")])
 def test_case13_coronavirus_ground_only_in_its_window(received: dt.date, status: str) -> None:
     """§6.13: ground (g) (SI 2020/471) covers limits falling 1 May-25 Sep 2020 only."""
-    c = evaluate(D(2022, 1, 1), request_received=received, request_outcome="Y", request_outcome_date=received,
-                 exception_final_plan="g")
+    c = evaluate(
+        D(2022, 1, 1),
+        request_received=received,
+        request_outcome="Y",
+        request_outcome_date=received,
+        exception_final_plan="g",
+    )
     assert c["final_plan"].status == status
 
 
@@ -448,8 +467,9 @@ def test_exception_ground_that_does_not_apply_is_invalid_not_silent() -> None:
 
 
 def test_end_before_start_is_invalid() -> None:
-    c = evaluate(D(2025, 6, 1), request_received=D(2024, 9, 2), request_outcome="N",
-                 request_outcome_date=D(2024, 8, 1))
+    c = evaluate(
+        D(2025, 6, 1), request_received=D(2024, 9, 2), request_outcome="N", request_outcome_date=D(2024, 8, 1)
+    )
     assert c["decision_to_assess"].status == "invalid"
 
 
@@ -479,8 +499,14 @@ def test_every_status_is_reachable() -> None:
 
 @pytest.mark.parametrize(
     ("days", "expected"),
-    [(140, (20, "within_20")), (141, (20, "over_20")), (210, (30, "over_20")), (211, (30, "over_30")),
-     (365, (52, "over_52")), (701, (100, "over_100"))],
+    [
+        (140, (20, "within_20")),
+        (141, (20, "over_20")),
+        (210, (30, "over_20")),
+        (211, (30, "over_30")),
+        (365, (52, "over_52")),
+        (701, (100, "over_100")),
+    ],
 )
 def test_backlog_over_n_weeks_is_strictly_more_than_7n_days(days: int, expected: tuple[int, str]) -> None:
     received = D(2024, 1, 1)
@@ -499,10 +525,18 @@ def test_backlog_thresholds_come_from_config() -> None:
     [
         {"request_outcome": "N", "request_outcome_date": D(2024, 2, 1)},
         {"request_outcome": "W"},
-        {"request_outcome": "Y", "request_outcome_date": D(2024, 2, 1), "assessment_outcome": "N",
-         "assessment_outcome_date": D(2024, 4, 1)},
-        {"request_outcome": "Y", "request_outcome_date": D(2024, 2, 1), "assessment_outcome": "Y",
-         "assessment_outcome_date": D(2024, 5, 1)},
+        {
+            "request_outcome": "Y",
+            "request_outcome_date": D(2024, 2, 1),
+            "assessment_outcome": "N",
+            "assessment_outcome_date": D(2024, 4, 1),
+        },
+        {
+            "request_outcome": "Y",
+            "request_outcome_date": D(2024, 2, 1),
+            "assessment_outcome": "Y",
+            "assessment_outcome_date": D(2024, 5, 1),
+        },
         {"exported_to": "201"},
     ],
 )
@@ -512,5 +546,10 @@ def test_backlog_excludes_ended_requests(closed: dict[str, object]) -> None:
 
 def test_backlog_issuing_stage_is_still_open() -> None:
     """Decided to issue (Y) but no plan yet: the child is still waiting."""
-    assert backlog(D(2025, 1, 1), request_received=D(2024, 1, 1), request_outcome="Y",
-                   request_outcome_date=D(2024, 2, 1), assessment_outcome="Y") == (52, "over_52")
+    assert backlog(
+        D(2025, 1, 1),
+        request_received=D(2024, 1, 1),
+        request_outcome="Y",
+        request_outcome_date=D(2024, 2, 1),
+        assessment_outcome="Y",
+    ) == (52, "over_52")
