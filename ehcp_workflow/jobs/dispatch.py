@@ -25,7 +25,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, update
@@ -213,8 +213,11 @@ def run_dispatch(
                 )
                 failed += 1
                 alerts_failed += len(keys)
-                if tries >= max_attempts:
-                    failing.append((message, error, tries))
+                # Only the alerts at their last attempt are given up: a message can also carry alerts
+                # queued since (fewer attempts), which stay claimable and must not be reported lost.
+                last = tuple(k for k in keys if attempts[k] >= max_attempts)
+                if last:
+                    failing.append((replace(message, alert_keys=last), error, max(attempts[k] for k in last)))
                 log.warning("delivery to %s failed (attempt %d): %s", message.recipient, tries, error)
 
     given_up = sum(len(m.alert_keys) for m, _, _ in failing)

@@ -7,7 +7,9 @@ half-way leaves nothing half-written and the re-run starts clean.
 
 Idempotence is the database's job: every alert has a unique key (case, clock, kind, episode) and
 queueing is ``INSERT ... ON CONFLICT DO NOTHING``, so re-running a night, replaying a past date or two
-runs at once never queue an alert twice.
+runs at once never queue an alert twice. The night's transaction holds the store's write lock
+(:func:`~ehcp_workflow.db.write_connection`), so two runs at once take turns: the second sees the
+first's clock states and queues nothing, rather than failing on them.
 
 Transitions (a clock becoming due soon, overdue, met, late or invalid; a case changing band) are
 written to the event log against the previous night's ``clock_state``. The very first run has no
@@ -26,11 +28,12 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy.orm import Session
 
 from ehcp_workflow.alerting import alert_candidates, clock_states, transitions
 from ehcp_workflow.catalogue import Catalogue, load_catalogue
 from ehcp_workflow.conventions import DEFAULT_CONVENTIONS, Conventions
-from ehcp_workflow.db import load_caseload
+from ehcp_workflow.db import load_caseload, write_connection
 from ehcp_workflow.db.models import ClockState, EhcpCase, table_of
 from ehcp_workflow.db.outbox import enqueue_alerts
 from ehcp_workflow.db.write import EventRows, WriteContext, write_events
@@ -117,17 +120,21 @@ def run_nightly(
     states["clock"] = _state_clock(states)
 
     notes: list[str] = []
-    with engine.connect() as conn:
-        trans = conn.begin()
+    with Session(engine) as session:
+        # The store's write lock, taken before the previous night's state is read: two runs at once
+        # (a manual run beside the scheduled one, a retry) then run one after the other, and the
+        # second finds the first's clock states and alerts instead of failing on them (SQLite
+        # "database is locked", a duplicate clock_state row on PostgreSQL).
+        conn = write_connection(session)
         try:
             logged, baseline = _record_states(conn, states, as_of=as_of, now=now, notes=notes)
             queued = enqueue_alerts(conn, rows)
             if dry_run:
-                trans.rollback()
+                session.rollback()
             else:
-                trans.commit()
+                session.commit()
         except BaseException:
-            trans.rollback()
+            session.rollback()
             raise
 
     breaches = candidates[candidates["kind"] == AlertKind.OVERDUE.value]
