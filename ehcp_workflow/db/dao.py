@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from ehcp_workflow.caseload import ADVICE_PROVIDERS, EXCEPTION_GROUNDS
+from ehcp_workflow.caseload import ADVICE_PROVIDERS, EXCEPTION_GROUNDS, exception_column
 from ehcp_workflow.db.engine import write_connection
 from ehcp_workflow.db.events import CaseNotFound, Event, case_events
 from ehcp_workflow.db.fields import (
@@ -157,10 +157,15 @@ def _change_case(conn: Connection, case_ref: str, values: Mapping[str, FieldValu
                 for detail in details:
                     _set(new, detail, None)
             elif (
-                not spec.in_caseload and value is not None and pd.isna(new[f"exception_{spec.clock}"].iat[0])
+                not spec.in_caseload
+                and value is not None
+                and pd.isna(new[exception_column(spec.clock)].iat[0])
             ):
                 raise _problem(
-                    ctx.source, case_ref, name, f"record the exception ground (exception_{spec.clock}) first"
+                    ctx.source,
+                    case_ref,
+                    name,
+                    f"record the exception ground ({exception_column(spec.clock)}) first",
                 )
         _set(new, name, value)
     _check_order(new, list(values), ctx.source, case_ref)

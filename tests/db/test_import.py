@@ -264,3 +264,15 @@ def test_columns_the_source_does_not_record_keep_their_stored_values(engine, ses
     assert stored["review_report_sent"] is not None
     assert len(stored.advice) == 3
     assert "advice" in load_caseload(engine).unrecorded
+
+
+def test_demo_council_round_trips(engine, session, assert_same_caseload) -> None:
+    """A calibrated synthetic council (every kind of case the demo makes) survives the store."""
+    import datetime as dt
+
+    demo = pytest.importorskip("ehcp_workflow.demo")
+    council = demo.generate_council(300, 7, dt.date(2026, 11, 20))
+    summary = upsert_caseload(session, council, actor="demo")
+    assert summary.created == 300
+    assert_same_caseload(load_caseload(engine), council)
+    assert not upsert_caseload(session, council, actor="demo").changed

@@ -42,6 +42,13 @@ def test_revisions_are_numbered() -> None:
     assert head_revision() == files[-1][:4]
 
 
+def test_one_head_only() -> None:
+    """Two revisions written in parallel from the same parent must be merged before release."""
+    from alembic.script import ScriptDirectory
+
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
+
+
 def test_upgrade_from_empty_is_idempotent(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
