@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import typer
 
+from ehcp_workflow.cli.backlog import backlog
+from ehcp_workflow.cli.cases import case_app
 from ehcp_workflow.cli.clocks import clocks
+from ehcp_workflow.cli.db import db_app
 from ehcp_workflow.cli.demo import demo, demo_data
+from ehcp_workflow.cli.exports import export_app
+from ehcp_workflow.cli.importing import import_file
 
 app = typer.Typer(
     name="ehcp",
@@ -28,6 +33,11 @@ def _root() -> None:
 app.command("clocks")(clocks)
 app.command("demo-data")(demo_data)
 app.command("demo")(demo)
+app.add_typer(db_app, name="db")
+app.command("import")(import_file)
+app.add_typer(case_app, name="case")
+app.add_typer(export_app, name="export")
+app.command("backlog")(backlog)
 
 
 def main() -> None:

@@ -1,0 +1,222 @@
+"""``ehcp import FILE``: a SEN2 return, or the project's CSV/XLSX caseload, into the case store.
+
+Idempotent: the store merges (a case with the same values is left alone), so importing the same
+file again changes nothing and says so; a newer file updates what changed. Strict by default: a
+file with any error imports nothing and an error report is written next to it
+(``<file>.errors.csv``); ``--accept-valid`` imports the valid cases and reports the rest.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from ehcp_workflow.cli.common import EXIT_BAD_INPUT, err, out, report_problems
+from ehcp_workflow.cli.progress import Steps
+from ehcp_workflow.cli.store import ActorOption, DatabaseUrlOption, actor_name, open_store
+from ehcp_workflow.problems import InputError, Problem, Severity
+
+if TYPE_CHECKING:
+    from ehcp_workflow.caseload import Caseload
+    from ehcp_workflow.db import ImportSummary
+
+#: Columns of the error report, one row per problem.
+REPORT_COLUMNS: tuple[str, ...] = (
+    "file",
+    "location",
+    "person_or_case",
+    "field",
+    "severity",
+    "message",
+    "rule",
+)
+#: Cells starting with these are formulas to a spreadsheet: the report quotes them.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def report_path(file: Path) -> Path:
+    """Where the error report of ``file`` goes: beside it, ``<file>.errors.csv``."""
+    return file.with_name(file.name + ".errors.csv")
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def write_report(path: Path, problems: Iterable[Problem]) -> None:
+    """The problems as CSV (UTF-8 with a byte-order mark, so Excel shows accents), errors first."""
+    rows = sorted(problems, key=lambda p: (p.severity != Severity.ERROR, p.file, p.location))
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(REPORT_COLUMNS)
+        for p in rows:
+            writer.writerow(
+                [
+                    _cell(v)
+                    for v in (p.file, p.location, p.person, p.field, str(p.severity), p.message, p.rule)
+                ]
+            )
+
+
+def _remove_stale_report(path: Path) -> bool:
+    """Remove an earlier run's report (only if it is one of ours), so it cannot mislead."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError):
+        return False
+    if tuple(header) != REPORT_COLUMNS:
+        return False
+    path.unlink()
+    return True
+
+
+def _save_report(file: Path, problems: Sequence[Problem]) -> Path | None:
+    path = report_path(file)
+    try:
+        write_report(path, problems)
+    except OSError as exc:
+        err.print(f"[yellow]Could not write the error report {path}: {exc.strerror or exc}[/]")
+        return None
+    return path
+
+
+def _refuse(file: Path, problems: Sequence[Problem], what: str) -> typer.Exit:
+    report_problems(problems)
+    path = _save_report(file, problems)
+    errors = sum(p.severity == Severity.ERROR for p in problems)
+    where = f" Error report: {path}" if path else ""
+    err.print(
+        f"[bold red]Refused:[/] {errors} error(s) {what}; nothing was imported.{where}", highlight=False
+    )
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _drop_rejected(caseload: Caseload, problems: Sequence[Problem]) -> tuple[Caseload, set[str]]:
+    """The caseload without the cases the store refuses (and their advice)."""
+    from ehcp_workflow.importers import LoadedCaseload
+
+    rejected = {p.person for p in problems if p.person}
+    refs = caseload.cases["case_ref"]
+    keep = refs.notna() & ~refs.isin(rejected)
+    cases = caseload.cases.loc[keep.to_numpy()].reset_index(drop=True)
+    kept = set(cases["case_ref"])
+    adv = caseload.advice
+    advice = adv.loc[(adv["case_ref"].isin(kept) & adv["provider"].notna()).to_numpy()].reset_index(drop=True)
+    left_out = set(refs.dropna()) - kept
+    return (
+        LoadedCaseload(cases=cases, advice=advice, unrecorded=caseload.unrecorded, source=caseload.source),
+        left_out,
+    )
+
+
+def import_file(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="SEN2 person-level XML return, or the project's CSV/XLSX caseload",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    accept_valid: Annotated[
+        bool,
+        typer.Option(help="Import the valid cases and report the rest, instead of refusing the file"),
+    ] = False,
+    actor: ActorOption = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the event log")] = "",
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Import FILE into the case store: new cases are created, changed ones updated, all logged.
+
+    Re-importing the same file changes nothing. Any error refuses the whole file (one transaction)
+    and writes FILE.errors.csv beside it; --accept-valid imports the valid cases instead.
+    """
+    from sqlalchemy.orm import Session
+
+    from ehcp_workflow.db import upsert_caseload, validate_caseload
+    from ehcp_workflow.importers import load_caseload
+
+    who = actor_name(actor)
+    with open_store(database_url) as engine, Steps(err, total=3) as steps:
+        steps.step(f"Reading {file.name}")
+        try:
+            loaded = load_caseload(file, accept_valid=accept_valid)
+        except InputError as exc:
+            raise _refuse(file, exc.problems, f"in {file.name}") from None
+        problems: list[Problem] = list(loaded.problems)
+        left_out: set[str] = set(loaded.rejected)
+
+        steps.step("Checking the cases against the store's rules")
+        caseload: Caseload = loaded
+        store_problems = validate_caseload(loaded.cases, loaded.advice, str(file))
+        if store_problems:
+            if not accept_valid:
+                raise _refuse(file, [*problems, *store_problems], f"in {file.name}")
+            caseload, dropped = _drop_rejected(loaded, store_problems)
+            problems += store_problems
+            left_out |= dropped
+            still = validate_caseload(caseload.cases, caseload.advice, str(file))
+            if still:
+                raise _refuse(file, [*problems, *still], f"in {file.name}")
+        if not len(caseload):
+            raise _refuse(file, problems, f"in {file.name} and no valid case")
+
+        steps.step(f"Writing {len(caseload):,} case(s) to the store")
+        with Session(engine) as session:
+            try:
+                summary = upsert_caseload(session, caseload, source=file.name, actor=who, reason=reason)
+            except InputError as exc:  # the store's own check, in case it is stricter than ours
+                raise _refuse(file, [*problems, *exc.problems], f"in {file.name}") from None
+
+    report = None
+    if problems:
+        report_problems(problems)
+        report = _save_report(file, problems)
+    elif _remove_stale_report(report_path(file)):
+        err.print(f"Removed the error report of an earlier import ({report_path(file).name}).", style="dim")
+    _print_summary(file, summary, left_out, report)
+
+
+def _print_summary(file: Path, summary: ImportSummary, left_out: set[str], report: Path | None) -> None:
+    if left_out:
+        where = f"; see {report}" if report else ""
+        err.print(
+            f"[yellow]{len(left_out)} case(s) left out because of errors{where}.[/]",
+            highlight=False,
+        )
+    elif report:
+        err.print(f"Warnings written to {report}.", style="dim", highlight=False)
+    if not summary.changed:
+        out.print(
+            Text(
+                f"No changes: all {summary.unchanged:,} case(s) in {file.name} already match the store "
+                "(nothing was written)."
+            )
+        )
+        return
+    out.print(
+        Text(
+            f"Imported {file.name}: {summary.created:,} created, {summary.updated:,} updated, "
+            f"{summary.unchanged:,} unchanged; {summary.events:,} event(s) logged."
+        )
+    )
+    if summary.advice_created or summary.advice_updated or summary.advice_removed:
+        out.print(
+            f"Advice requests: {summary.advice_created:,} added, {summary.advice_updated:,} corrected, "
+            f"{summary.advice_removed:,} removed."
+        )
+    if summary.fields_changed:
+        table = Table(title="Fields changed in existing cases", header_style="bold")
+        table.add_column("field")
+        table.add_column("cases", justify="right")
+        for name, count in sorted(summary.fields_changed.items(), key=lambda kv: (-kv[1], kv[0])):
+            table.add_row(Text(name), f"{count:,}")
+        out.print(table)
