@@ -14,6 +14,7 @@ from ehcp_workflow.cli.clocks import clocks
 from ehcp_workflow.cli.db import db_app
 from ehcp_workflow.cli.demo import demo, demo_data
 from ehcp_workflow.cli.exports import export_app
+from ehcp_workflow.cli.reports import phase_transfer, report
 from ehcp_workflow.cli.importing import import_file
 
 app = typer.Typer(
@@ -38,6 +39,8 @@ app.command("import")(import_file)
 app.add_typer(case_app, name="case")
 app.add_typer(export_app, name="export")
 app.command("backlog")(backlog)
+app.command("report")(report)
+app.command("phase-transfer")(phase_transfer)
 
 
 def main() -> None:
