@@ -1,0 +1,182 @@
+"""The three Prefect flows run for real under the session's test harness (``pytest -m flows``).
+
+Each test runs flows end to end: the nightly check on a SQLite store, then dispatch through apprise
+to a real SMTP server and a real HTTP receiver on 127.0.0.1, configured by a notifications.yaml of
+``${NAME}`` secrets. Flows are imported inside the tests (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import queue
+from collections import Counter
+from types import SimpleNamespace
+from typing import Any, TypeVar
+
+import pytest
+
+from ehcp_workflow.db import make_engine
+from ehcp_workflow.notify.messages import format_date
+from tests.flows.conftest import SENDER, SMTP_PASSWORD, SMTP_USER, Deployment, artifact
+from tests.jobs.helpers import AS_OF, LATER, alerts, assert_no_personal_data
+from tests.notify.helpers import Mail, Post
+
+pytestmark = pytest.mark.flows
+
+T = TypeVar("T")
+
+
+def received(q: queue.Queue[T]) -> list[T]:
+    """Everything a receiver has queued. apprise sends synchronously and the receivers queue a
+    message before answering, so once a flow has returned its deliveries are all here."""
+    out = []
+    while True:
+        try:
+            out.append(q.get_nowait())
+        except queue.Empty:
+            return out
+
+
+def stored_alerts(d: Deployment) -> list[dict[str, Any]]:
+    engine = make_engine(d.url)
+    try:
+        return alerts(engine)
+    finally:
+        engine.dispose()
+
+
+def readable(text: str) -> str:
+    """Markdown escapes (``final\\_plan``) removed, so content can be looked for as written."""
+    return text.replace("\\", "")
+
+
+def assert_covers(text: str, rows: list[dict[str, Any]]) -> None:
+    """Each alert's case reference, clock and due date are in the message."""
+    text = readable(text)
+    for row in rows:
+        assert row["case_ref"] in text, row["alert_key"]
+        assert row["clock"].split(":")[0] in text, row["alert_key"]
+        if row["due_date"] is not None:
+            assert format_date(row["due_date"]) in text, row["alert_key"]
+
+
+def test_nightly_then_dispatch_deliver_one_message_per_recipient_by_email_and_webhook(
+    prefect_flows: SimpleNamespace, deployment: Deployment
+) -> None:
+    d = deployment
+    night = prefect_flows.nightly_compliance(as_of=AS_OF)
+
+    assert night["baseline"] and night["alerts_queued"] == night["alerts_considered"] > 0
+    rows = stored_alerts(d)
+    assert len(rows) == night["alerts_queued"]
+    # the managers' artifacts, read back through the Prefect API
+    summary = artifact("breach-summary")
+    assert "# Compliance check, 2024-10-15" in summary and f"Cases checked: **{len(d.caseload)}**" in summary
+    assert "first night: baseline" in summary
+    backlog = artifact("backlog-by-team")  # a table artifact: its rows as JSON
+    table = {row["team"]: row for row in (json.loads(backlog) if isinstance(backlog, str) else backlog)}
+    assert table["All teams"]["total"] == night["open_requests"] > 0
+    assert table["All teams"]["over_30"] == night["open_by_band"]["over_30"] == 1
+
+    sent = prefect_flows.dispatch_alerts(as_of=AS_OF)
+
+    by_recipient: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_recipient.setdefault(row["recipient"], []).append(row)
+    assert sent["messages_failed"] == 0 and sent["alerts_sent"] == len(rows)
+    assert sent["messages_sent"] == len(by_recipient)
+    mails: list[Mail] = received(d.smtp.inbox)
+    posts: list[Post] = received(d.webhook.posts)
+    caseworkers = sorted(r.removeprefix("caseworker:") for r in by_recipient if r.startswith("caseworker:"))
+    # one email per caseworker with alerts, from the configured sender, after a login with the secrets
+    assert sorted(tuple(m.rcpt_tos) for m in mails) == [(d.emails[cw],) for cw in caseworkers]
+    assert {m.mail_from for m in mails} == {SENDER}
+    assert d.smtp.logins.get(timeout=5) == (SMTP_USER, SMTP_PASSWORD)  # password from the Secret block
+    for mail in mails:
+        cw = mail.rcpt_tos[0].split("@")[0]
+        assert_covers(mail.text(), by_recipient[f"caseworker:{cw}"])
+        assert_no_personal_data([mail.subject, mail.text(), mail.html()], where=f"the email to {cw}")
+    # one post per team with unassigned cases, one for the managers
+    others = sorted(r for r in by_recipient if not r.startswith("caseworker:"))
+    assert sorted(p.path for p in posts) == sorted(d.paths[r] for r in others)
+    assert {"/managers", "/teams/south", "/teams/west"} <= {p.path for p in posts}
+    for post in posts:
+        recipient = next(r for r, path in d.paths.items() if path == post.path)
+        assert_covers(post.payload["message"], by_recipient[recipient])
+        text = [post.payload["title"], post.payload["message"]]
+        assert_no_personal_data(text, where=f"the post to {post.path}")
+    managers = next(p for p in posts if p.path == "/managers")
+    assert "band_crossed_30" in {r["kind"] for r in by_recipient["managers"]}
+    assert "30 weeks" in readable(managers.payload["message"])
+    assert {r["status"] for r in stored_alerts(d)} == {"sent"}
+
+
+def test_rerunning_both_flows_sends_nothing_more(
+    prefect_flows: SimpleNamespace, deployment: Deployment
+) -> None:
+    d = deployment
+    prefect_flows.nightly_compliance(as_of=AS_OF)
+    dry = prefect_flows.dispatch_alerts(as_of=AS_OF, dry_run=True)
+    assert dry["dry_run"] and dry["messages_sent"] > 0
+    assert received(d.smtp.inbox) == [] and received(d.webhook.posts) == []  # a dry run sends nothing
+    assert {r["status"] for r in stored_alerts(d)} == {"queued"}
+    first = prefect_flows.dispatch_alerts(as_of=AS_OF)
+    assert first["messages_sent"] == dry["messages_sent"]
+    delivered = len(received(d.smtp.inbox)) + len(received(d.webhook.posts))
+    assert delivered == first["messages_sent"]
+    before = stored_alerts(d)
+
+    again = prefect_flows.nightly_compliance(as_of=AS_OF)
+    resent = prefect_flows.dispatch_alerts(as_of=AS_OF)
+
+    assert again["alerts_queued"] == 0 and not again["baseline"]
+    assert resent["messages_sent"] == resent["alerts_sent"] == resent["messages_failed"] == 0
+    assert received(d.smtp.inbox) == [] and received(d.webhook.posts) == []
+    assert stored_alerts(d) == before
+
+
+def test_a_replayed_night_queues_nothing_and_says_so(
+    prefect_flows: SimpleNamespace, deployment: Deployment
+) -> None:
+    d = deployment
+    prefect_flows.nightly_compliance(as_of=AS_OF)
+    later = prefect_flows.nightly_compliance(as_of=LATER)
+    assert later["transitions_logged"] > 0 and later["alerts_queued"] > 0
+    keys = Counter(r["alert_key"] for r in stored_alerts(d))
+
+    replay = prefect_flows.nightly_compliance(as_of=AS_OF)
+
+    assert replay["as_of"] == "2024-10-15" and replay["alerts_queued"] == 0
+    assert replay["transitions_logged"] == 0
+    assert Counter(r["alert_key"] for r in stored_alerts(d)) == keys
+    assert "replay of 2024-10-15 (state recorded up to 2024-10-22)" in artifact("breach-summary")
+
+
+def test_weekly_report_flow_sends_the_managers_summary_once(
+    prefect_flows: SimpleNamespace, deployment: Deployment, tmp_path: Any
+) -> None:
+    d = deployment
+    monday = dt.date(2024, 10, 21)
+
+    week = prefect_flows.weekly_backlog_report(as_of=monday, report_dir=str(tmp_path / "reports"))
+
+    assert week["summary_queued"] and week["messages_sent"] == 1 and week["messages_failed"] == 0
+    [post] = received(d.webhook.posts)
+    assert post.path == "/managers" and received(d.smtp.inbox) == []
+    text = readable(post.payload["message"])
+    assert "All teams" in text and "open request" in text
+    assert post.payload["title"].startswith("EHC weekly summary Mon 21 Oct 2024")
+    assert_no_personal_data([post.payload["title"], post.payload["message"]], where="the weekly summary")
+    assert (tmp_path / "reports" / "2024-10-21").is_dir()
+    assert week["html"].endswith(".html")
+    assert artifact("kpi-backlog-bands")
+    link = artifact("weekly-report")  # a markdown link to the committee report on the flow's host
+    assert link.startswith("[Committee report (HTML)](file://") and week["html"] in link
+    [row] = stored_alerts(d)
+    assert (row["alert_key"], row["status"]) == ("weekly-summary/2024-W43", "sent")
+
+    again = prefect_flows.weekly_backlog_report(as_of=monday, report_dir=str(tmp_path / "reports"))
+
+    assert not again["summary_queued"] and again["messages_sent"] == 0
+    assert received(d.webhook.posts) == []
