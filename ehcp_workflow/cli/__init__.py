@@ -16,6 +16,7 @@ from ehcp_workflow.cli.demo import demo, demo_data
 from ehcp_workflow.cli.exports import export_app
 from ehcp_workflow.cli.reports import phase_transfer, report
 from ehcp_workflow.cli.importing import import_file
+from ehcp_workflow.cli.sen2 import sen2_app
 
 app = typer.Typer(
     name="ehcp",
@@ -34,6 +35,7 @@ def _root() -> None:
 app.command("clocks")(clocks)
 app.command("demo-data")(demo_data)
 app.command("demo")(demo)
+app.add_typer(sen2_app, name="sen2")
 app.add_typer(db_app, name="db")
 app.command("import")(import_file)
 app.add_typer(case_app, name="case")
