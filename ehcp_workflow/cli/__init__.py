@@ -14,8 +14,8 @@ from ehcp_workflow.cli.clocks import clocks
 from ehcp_workflow.cli.db import db_app
 from ehcp_workflow.cli.demo import demo, demo_data
 from ehcp_workflow.cli.exports import export_app
-from ehcp_workflow.cli.reports import phase_transfer, report
 from ehcp_workflow.cli.importing import import_file
+from ehcp_workflow.cli.reports import phase_transfer, report
 from ehcp_workflow.cli.sen2 import sen2_app
 
 app = typer.Typer(
