@@ -12,7 +12,8 @@ Delivery guarantees, and how they are kept:
 * **A crash is survivable.** If the process dies between claiming and recording the result, the lease
   expires and the alerts are sent on a later run. (The one window in which a message can be
   delivered twice is a crash after the notifier accepted it and before the result was committed:
-  delivery is at-least-once, never at-most-once.)
+  delivery is at-least-once, never at-most-once.) The claim counts as an attempt, so an alert
+  whose last attempt dies that way is given up like a failed send (below), not left pending.
 * **Failure is visible.** After ``max_attempts`` failed sends the alert stops being retried, the
   managers get a ``delivery_failing`` alert, and :class:`DeliveryFailing` is raised so the flow run
   fails in the Prefect UI.
@@ -56,6 +57,13 @@ MESSAGE_KIND = "message"
 
 #: Alerts still to be delivered.
 PENDING = ("queued", "failed")
+
+#: ``last_error`` of a claimed alert until its result is recorded (sent clears it, a failure
+#: replaces it): still there after the lease means the dispatcher died mid-send.
+NO_RESULT = "claimed for sending, but no result was recorded (the dispatcher stopped mid-send)"
+
+#: The columns a claim returns: what rendering a message needs.
+_RENDERED = (ALERT.c.id, ALERT.c.alert_key, ALERT.c.recipient, ALERT.c.kind, ALERT.c.body, ALERT.c.attempts)
 
 
 class DeliveryFailing(RuntimeError):
@@ -168,29 +176,25 @@ def run_dispatch(
             notifier.send(m)
         return DispatchSummary(messages_sent=len(messages), alerts_sent=len(rows), dry_run=True)
 
+    failing = _abandoned(
+        engine, now=now, as_of=as_of, max_attempts=max_attempts, allow_initials=allow_initials
+    )
     with engine.begin() as conn:  # the claim commits at once: the lease is what protects the rows
         claimed = [
             dict(r._mapping)
             for r in conn.execute(
                 update(ALERT)
                 .where(_claimable(now, max_attempts))
-                .values(attempts=ALERT.c.attempts + 1, next_attempt_at=now + lease)
-                .returning(
-                    ALERT.c.id,
-                    ALERT.c.alert_key,
-                    ALERT.c.recipient,
-                    ALERT.c.kind,
-                    ALERT.c.body,
-                    ALERT.c.attempts,
-                )
+                # the mark stays only if this run dies before recording the result (see _abandoned)
+                .values(attempts=ALERT.c.attempts + 1, next_attempt_at=now + lease, last_error=NO_RESULT)
+                .returning(*_RENDERED)
             )
         ]
-    if not claimed:
+    if not claimed and not failing:
         return DispatchSummary()
     attempts = {r["alert_key"]: r["attempts"] for r in claimed}
     messages = render_messages(claimed, as_of=as_of, allow_initials=allow_initials)
     sent = failed = alerts_sent = alerts_failed = 0
-    failing: list[tuple[Message, str | None, int]] = []
     for message in messages:
         result = notifier.send(message)
         keys = list(message.alert_keys)
@@ -237,6 +241,40 @@ def run_dispatch(
             f"{max_attempts} attempts; managers have been alerted (if their channel works)"
         )
     return summary
+
+
+def _abandoned(
+    engine: Engine, *, now: dt.datetime, as_of: dt.date, max_attempts: int, allow_initials: bool
+) -> list[tuple[Message, str | None, int]]:
+    """Give up alerts whose *last* attempt was claimed but never recorded (the dispatcher died
+    mid-send and its lease has expired), exactly as if that attempt had failed.
+
+    Without this they would stay pending with ``attempts == max_attempts``: never claimable again,
+    never reported, and no ``delivery_failing`` alert - silently lost. Returns them as (message,
+    error, attempts) for :func:`_escalate`; ``next_attempt_at`` is cleared so this happens once.
+    """
+    with engine.begin() as conn:
+        rows = [
+            dict(r._mapping)
+            for r in conn.execute(
+                update(ALERT)
+                .where(
+                    ALERT.c.status.in_(PENDING),
+                    ALERT.c.attempts >= max_attempts,
+                    ALERT.c.last_error == NO_RESULT,
+                    ALERT.c.next_attempt_at <= now,
+                )
+                .values(status="failed", next_attempt_at=None)
+                .returning(*_RENDERED)
+            )
+        ]
+    if not rows:
+        return []
+    tries = {r["alert_key"]: r["attempts"] for r in rows}
+    messages = render_messages(rows, as_of=as_of, allow_initials=allow_initials)
+    for m in messages:
+        log.warning("delivery to %s given up: %s", m.recipient, NO_RESULT)
+    return [(m, NO_RESULT, max(tries[k] for k in m.alert_keys)) for m in messages]
 
 
 def queue_message(engine: Engine, message: Message, *, key: str, now: dt.datetime) -> bool:

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from ehcp_workflow.db import make_engine
 from ehcp_workflow.jobs.dispatch import (
+    NO_RESULT,
     DeliveryFailing,
     DispatchSummary,
     backoff,
@@ -156,6 +157,7 @@ def test_a_dispatch_killed_mid_run_is_finished_by_the_next_run_after_the_lease(
     for key in set(keys) - done:  # claimed, never recorded: held by the dead run's lease
         assert by_key[key]["status"] == "queued" and by_key[key]["attempts"] == 1
         assert by_key[key]["next_attempt_at"] == T0 + LEASE
+        assert by_key[key]["last_error"] == NO_RESULT  # what an operator sees on the row meanwhile
 
     healthy = RecordingNotifier()
     # while the lease holds, another dispatcher leaves the claimed alerts alone (the first run might
@@ -289,3 +291,31 @@ def test_a_dry_run_dispatch_renders_but_writes_nothing(store: Engine) -> None:
     assert delivered(notifier) == Counter(a["alert_key"] for a in before)
     assert alerts(store) == before and table_counts(store)["alert"] == len(before)
     assert dataclasses.asdict(summary)["alerts_sent"] == len(before)
+
+
+def test_a_dispatch_that_dies_on_the_last_attempt_does_not_lose_the_alerts_silently(store: Engine) -> None:
+    """Killed mid-send on every run (a channel that hangs until the worker is killed, say): when the
+    last attempt's lease expires with no result, the alerts are given up loudly, like failed sends."""
+    run_nightly(store, as_of=AS_OF, now=NOW)
+    keys = set(alert_keys(store))
+    now = T0
+    for _ in range(2):  # max_attempts=2: both attempts claimed, neither recorded
+        with pytest.raises(Killed):
+            run_dispatch(store, DiesOnSecondSend(accepted=False), now=now, as_of=AS_OF, max_attempts=2)
+        now += LEASE
+    stuck = {a["alert_key"] for a in alerts(store) if a["status"] != "sent"}
+    assert stuck and {a["attempts"] for a in alerts(store) if a["alert_key"] in stuck} == {2}
+
+    with pytest.raises(DeliveryFailing, match="after 2 attempts"):
+        run_dispatch(store, RecordingNotifier(), now=now, as_of=AS_OF, max_attempts=2)
+
+    rows = {a["alert_key"]: a for a in alerts(store)}
+    for key in stuck:
+        assert rows[key]["status"] == "failed" and "no result was recorded" in rows[key]["last_error"]
+    told = [a for a in rows.values() if a["kind"] == "delivery_failing"]
+    assert told and {a["recipient"] for a in told} == {"managers"}
+    healthy = RecordingNotifier()
+    run_dispatch(store, healthy, now=now + dt.timedelta(hours=1), as_of=AS_OF, max_attempts=2)
+    assert {k for m in healthy.sent for k in m.alert_keys} == {a["alert_key"] for a in told}
+    assert "no result was recorded" in healthy.sent[0].body
+    assert keys <= set(rows)
