@@ -118,6 +118,7 @@ def run_nightly(
     rows = outbox_rows(candidates, titles=titles, now=now)
     states = clock_states(evaluation)
     states["clock"] = _state_clock(states)
+    states["instance"] = _occurrence(states)
 
     notes: list[str] = []
     with Session(engine) as session:
@@ -192,9 +193,22 @@ def backlog_by_team(evaluation: Evaluation, conventions: Conventions) -> pd.Data
 
 
 def _state_clock(states: pd.DataFrame) -> pd.Series:
-    """Advice clocks are one per provider: the provider goes into the stored clock name."""
+    """Advice clocks are one per request: the provider goes into the stored clock name (and which
+    request to that provider into ``instance``, :func:`_occurrence`)."""
     inst = states["instance"].fillna("")
     return states["clock"].where(inst == "", states["clock"] + ":" + inst)
+
+
+def _occurrence(states: pd.DataFrame) -> pd.Series:
+    """Which request to the same adviser a clock is (0, 1, ...): ``clock_state.instance``.
+
+    A case can ask one adviser more than once (``advice_request.seq``); each request is its own
+    clock, and without this they would share one stored state (a unique-key violation that failed
+    the whole night). Advice rows are loaded in (case, provider, seq) order, so the numbering is the
+    same every night; a clock with one occurrence is 0, as before.
+    """
+    occurrence: pd.Series = states.groupby(["case_ref", "clock"], sort=False).cumcount()
+    return occurrence
 
 
 def outbox_rows(
@@ -293,13 +307,14 @@ def _record_states(
                 CLOCK_STATE.c.id,
                 CLOCK_STATE.c.case_id,
                 CLOCK_STATE.c.clock,
+                CLOCK_STATE.c.instance,
                 CLOCK_STATE.c.status,
                 CLOCK_STATE.c.due_date,
                 CLOCK_STATE.c.band,
                 CLOCK_STATE.c.as_of,
             )
         ).all(),
-        columns=["id", "case_id", "clock", "status", "due_date", "band", "as_of"],
+        columns=["id", "case_id", "clock", "instance", "status", "due_date", "band", "as_of"],
     )
     baseline = previous.empty
     if not baseline and as_of < max(previous["as_of"]):
@@ -309,9 +324,8 @@ def _record_states(
         )
         return 0, False
     current = states.merge(ids, on="case_ref", how="left")
-    current["instance"] = ""
     prev = previous.merge(ids, on="case_id", how="left")
-    prev["instance"] = ""
+    prev["instance"] = prev["instance"].astype("int64")
     changed = transitions(
         prev[["case_ref", "clock", "instance", "status", "due_date", "band"]],
         current[["case_ref", "clock", "instance", "status", "due_date", "band"]],
@@ -319,17 +333,17 @@ def _record_states(
     if changed.empty:
         return 0, baseline
     # replace the changed clocks' rows
-    keys = changed[["case_ref", "clock"]]
-    stale = prev.merge(keys, on=["case_ref", "clock"])["id"].tolist()
+    keys = changed[["case_ref", "clock", "instance"]]
+    stale = prev.merge(keys, on=["case_ref", "clock", "instance"])["id"].tolist()
     for chunk in _chunks(stale, 5000):
         conn.execute(delete(CLOCK_STATE).where(CLOCK_STATE.c.id.in_(chunk)))
-    fresh = current.merge(keys, on=["case_ref", "clock"])
+    fresh = current.merge(keys, on=["case_ref", "clock", "instance"])
     fresh = fresh[fresh["case_id"].notna()]
     new_rows = [
         {
             "case_id": int(r.case_id),
             "clock": r.clock,
-            "instance": 0,
+            "instance": int(r.instance),
             "status": r.status,
             "due_date": _date(r.due_date),
             "band": _str(r.band),

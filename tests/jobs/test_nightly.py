@@ -12,9 +12,12 @@ import threading
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import Engine
+import pandas as pd
+from sqlalchemy import Engine, select
 
+from ehcp_workflow.caseload import Caseload
 from ehcp_workflow.db import make_engine
+from ehcp_workflow.db.models import EhcpCase, table_of
 from ehcp_workflow.jobs.nightly import NightlySummary, run_nightly
 from tests.jobs.helpers import (
     AS_OF,
@@ -24,8 +27,12 @@ from tests.jobs.helpers import (
     alert_keys,
     clock_events,
     clock_state,
+    council,
+    load_store,
     table_counts,
 )
+
+CASE = table_of(EhcpCase)
 
 
 def test_a_night_run_twice_queues_nothing_the_second_time(store: Engine) -> None:
@@ -183,3 +190,49 @@ def test_a_dry_run_writes_nothing(store: Engine) -> None:
 
     assert later_dry.transitions_logged > 0 and later_dry.alerts_queued > 0
     assert {"counts": table_counts(store), "state": clock_state(store)} == written
+
+
+def test_two_requests_to_one_adviser_are_two_clocks(db_url: str) -> None:
+    """A case may ask the same adviser twice (``advice_request.seq``). Each request is its own clock
+    state (``instance`` 0 and 1); before the fix both mapped to one row and every night failed on the
+    unique key, for the whole council."""
+    caseload = council()
+    extra = caseload.advice[
+        (caseload.advice["case_ref"] == "C0000044")
+        & (caseload.advice["provider"] == "educational_psychology")
+    ].copy()
+    assert len(extra) == 1
+    extra["requested"] = pd.Timestamp("2024-09-04")  # 6 weeks: due Wed 16 Oct, during the week
+    extra["received"] = pd.NaT
+    advice = pd.concat([caseload.advice, extra], ignore_index=True)
+    load_store(db_url, Caseload(cases=caseload.cases, advice=advice, source=caseload.source))
+    store = make_engine(db_url)
+    try:
+        first = run_nightly(store, as_of=AS_OF, now=NOW).summary
+        second = run_nightly(store, as_of=LATER, now=LATER_NOW).summary
+
+        assert first.baseline and not second.baseline
+        with store.connect() as conn:
+            case_id = conn.execute(select(CASE.c.id).where(CASE.c.case_ref == "C0000044")).scalar_one()
+        ep = sorted(
+            (r[2], r[3], r[4])
+            for r in clock_state(store)
+            if r[:2] == (case_id, "advice:educational_psychology")
+        )
+        statuses = {due: status for _, status, due in ep}
+        assert [i for i, _, _ in ep] == [0, 1]
+        assert statuses == {dt.date(2024, 10, 16): "overdue", dt.date(2024, 11, 23): "pending"}
+        events = [e for e in clock_events(store) if e["case_id"] == case_id]
+        assert [(e["field"], e["old_value"], e["new_value"]) for e in events] == [
+            ("clock.advice:educational_psychology", "due_soon", "overdue")
+        ]
+        keys = [k for k in alert_keys(store) if k.startswith("C0000044/advice%3Aeducational_psychology/")]
+        assert keys and all("/2024-09-04" in k for k in keys)  # the new request's episode
+        assert len(keys) == len(set(keys))
+        # a third night changes nothing for the pending request and keeps both states
+        run_nightly(store, as_of=LATER, now=LATER_NOW + dt.timedelta(hours=1))
+        assert (
+            len([r for r in clock_state(store) if r[:2] == (case_id, "advice:educational_psychology")]) == 2
+        )
+    finally:
+        store.dispose()
