@@ -172,9 +172,19 @@ def run_dispatch(
     if dry_run:
         rows = pending_alerts(engine, now=now, max_attempts=max_attempts)
         messages = render_messages(rows, as_of=as_of, allow_initials=allow_initials)
-        for m in messages:
-            notifier.send(m)
-        return DispatchSummary(messages_sent=len(messages), alerts_sent=len(rows), dry_run=True)
+        # the dry-run notifier knows the configured routes: report what a real run could not deliver
+        unreachable = [m for m in messages if not notifier.send(m).ok]
+        for m in unreachable:
+            log.warning("dry run: delivery to %s would fail", m.recipient)
+        lost = sum(len(m.alert_keys) for m in unreachable)
+        return DispatchSummary(
+            messages_sent=len(messages) - len(unreachable),
+            messages_failed=len(unreachable),
+            alerts_sent=len(rows) - lost,
+            alerts_failed=lost,
+            recipients_failing=sorted({m.recipient for m in unreachable}),
+            dry_run=True,
+        )
 
     failing = _abandoned(
         engine, now=now, as_of=as_of, max_attempts=max_attempts, allow_initials=allow_initials

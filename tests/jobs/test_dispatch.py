@@ -319,3 +319,22 @@ def test_a_dispatch_that_dies_on_the_last_attempt_does_not_lose_the_alerts_silen
     assert {k for m in healthy.sent for k in m.alert_keys} == {a["alert_key"] for a in told}
     assert "no result was recorded" in healthy.sent[0].body
     assert keys <= set(rows)
+
+
+def test_a_dry_run_reports_the_recipients_a_real_run_could_not_reach(store: Engine) -> None:
+    """The flow's dry run uses a recorder that knows the configured routes: a recipient with none
+    must show up as failing, as it would in a real run, not as sent."""
+    run_nightly(store, as_of=AS_OF, now=NOW)
+    before = alerts(store)
+    everyone = {a["recipient"] for a in before}
+    dead = "caseworker:cw-004"
+    notifier = RecordingNotifier(routes=everyone - {dead})
+
+    summary = run_dispatch(store, notifier, now=T0, as_of=AS_OF, dry_run=True)
+
+    theirs = [a for a in before if a["recipient"] == dead]
+    assert summary.dry_run
+    assert (summary.messages_sent, summary.messages_failed) == (len(everyone) - 1, 1)
+    assert (summary.alerts_sent, summary.alerts_failed) == (len(before) - len(theirs), len(theirs))
+    assert summary.recipients_failing == [dead]
+    assert alerts(store) == before  # still writes nothing
