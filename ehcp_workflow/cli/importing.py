@@ -142,7 +142,7 @@ def import_file(
     from sqlalchemy.orm import Session
 
     from ehcp_workflow.db import upsert_caseload, validate_caseload
-    from ehcp_workflow.importers import load_caseload
+    from ehcp_workflow.importers import detect_format, load_caseload
 
     who = actor_name(actor)
     with open_store(database_url) as engine, Steps(err, total=3) as steps:
@@ -175,6 +175,15 @@ def import_file(
                 summary = upsert_caseload(session, caseload, source=file.name, actor=who, reason=reason)
             except InputError as exc:  # the store's own check, in case it is stricter than ours
                 raise _refuse(file, [*problems, *exc.problems], f"in {file.name}") from None
+            if detect_format(file) == "sen2":
+                # the personal fields a SEN2 export needs live only in the store's person table
+                # (the caseload never carries them, so they cannot reach an alert or a report)
+                from ehcp_workflow.db import upsert_people
+                from ehcp_workflow.exporters.sen2_people import read_sen2_people
+
+                people = read_sen2_people(file)
+                keep = people["person_ref"].isin(set(caseload.cases["person_ref"].dropna().astype(str)))
+                upsert_people(session, people.loc[keep.to_numpy(dtype=bool)], actor=who)
 
     report = None
     if problems:
