@@ -56,6 +56,9 @@ from ehcp_workflow.db.models import (
 #: parameters per statement, psycopg 65535).
 IN_CHUNK = 5000
 
+#: Rows fetched and converted per batch by the readers (bounds the Python objects alive at once).
+READ_ROWS = 50_000
+
 #: Internal key columns the writer needs alongside the caseload columns.
 ID_COLUMNS: tuple[str, ...] = (
     "case_id",
@@ -187,14 +190,25 @@ def _chunks(refs: Sequence[str] | None) -> Iterator[Sequence[str] | None]:
         yield refs[start : start + IN_CHUNK]
 
 
-def _read(conn: Connection, stmt: Select[Any], refs: Sequence[str] | None) -> pd.DataFrame:
+def _read(
+    conn: Connection, stmt: Select[Any], refs: Sequence[str] | None, kinds: dict[str, Kind]
+) -> pd.DataFrame:
+    """Run ``stmt`` (per chunk of ``refs``) and return the rows in working dtypes.
+
+    Rows are fetched and converted ``READ_ROWS`` at a time, so at most that many rows exist as
+    Python tuples at once (a million-case read would otherwise hold ~50M objects, several GB).
+    """
     frames = []
     for chunk in _chunks(refs):
         chunk_stmt = stmt if chunk is None else stmt.where(CASE.c.case_ref.in_(chunk))
-        frames.append(pd.read_sql(chunk_stmt, conn))
-    if len(frames) == 1:
-        return frames[0]
-    return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+        for frame in pd.read_sql(chunk_stmt, conn, chunksize=READ_ROWS):
+            frames.append(_coerce(frame, kinds))
+    nonempty = [f for f in frames if len(f)]
+    if len(nonempty) == 1:
+        return nonempty[0]
+    if not nonempty:
+        return _coerce(pd.DataFrame(columns=list(stmt.selected_columns.keys())), kinds)
+    return pd.concat(nonempty, ignore_index=True)
 
 
 def _kinds(names: Sequence[str]) -> dict[str, Kind]:
@@ -219,9 +233,8 @@ def read_cases(
         if value is not None:
             stmt = stmt.where(CASE.c[column] == value)
     refs = None if case_refs is None else sorted(set(case_refs))
-    df = _read(conn, stmt, refs)
     names = (*CASELOAD_FIELDS, *(EXTRA_FIELDS if with_extras else ()))
-    return _coerce(df, _kinds(names))
+    return _read(conn, stmt, refs, _kinds(names))
 
 
 def read_advice(
@@ -229,10 +242,9 @@ def read_advice(
 ) -> pd.DataFrame:
     """Advice rows in contract dtypes, ordered by case, provider and request number."""
     refs = None if case_refs is None else sorted(set(case_refs))
-    df = _read(conn, advice_select(conn.dialect.name, with_ids=with_ids), refs)
     kinds = {"case_ref": Kind.TEXT, "provider": Kind.TEXT, "exception": Kind.CODE}
     kinds |= {"requested": Kind.DATE, "received": Kind.DATE}
-    return _coerce(df, kinds)
+    return _read(conn, advice_select(conn.dialect.name, with_ids=with_ids), refs, kinds)
 
 
 def _provenance(conn: Connection, import_ids: pd.Series) -> tuple[str, frozenset[str]]:
