@@ -11,26 +11,16 @@ queues nothing rather than failing the run.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ehcp_workflow.db.models import Alert, table_of
+from ehcp_workflow.notify.model import alert_key  # the one definition of an alert's key
 
 ALERT = table_of(Alert)
 
-
-def alert_key(case_ref: str, clock: str, kind: str, episode: str | date) -> str:
-    """The outbox key of an alert: its four parts, each %-escaped, joined with ``/``.
-
-    Escaping keeps the key unambiguous whatever characters a council uses in case references.
-    ``episode`` tells repeats apart (e.g. the due date, or the review number).
-    """
-    text = episode.isoformat() if isinstance(episode, date) else episode
-    return "/".join(quote(part, safe="") for part in (case_ref, clock, kind, text))
 
 
 def enqueue_alerts(conn: Connection, alerts: Sequence[Mapping[str, Any]]) -> int:
@@ -53,3 +43,5 @@ def enqueue_alerts(conn: Connection, alerts: Sequence[Mapping[str, Any]]) -> int
         result = conn.execute(stmt.returning(ALERT.c.id), list(alerts[start : start + 1000]))
         inserted += len(result.all())
     return inserted
+
+__all__ = ["alert_key", "enqueue_alerts"]
