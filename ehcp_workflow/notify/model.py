@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -72,7 +73,13 @@ def alert_key(case_ref: str, clock: str, kind: str, episode: str | dt.date) -> s
     characters a council uses in case references.
     """
     text = episode.isoformat() if isinstance(episode, dt.date) else episode
-    return "/".join(quote(part, safe="") for part in (case_ref, clock, kind, text))
+    return "/".join(_quote(part) for part in (case_ref, clock, kind, text))
+
+
+@lru_cache(maxsize=65_536)
+def _quote(part: str) -> str:
+    """%-escape one key part (cached: a night's keys repeat clocks, kinds and dates endlessly)."""
+    return quote(part, safe="")
 
 
 @dataclass(frozen=True, kw_only=True)
