@@ -11,7 +11,7 @@ import datetime as dt
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.table import Table
@@ -408,7 +408,8 @@ def record(
 ) -> None:
     from sqlalchemy.orm import Session
 
-    from ehcp_workflow.db import CaseNotFound, get_case
+    from ehcp_workflow.caseload import records
+    from ehcp_workflow.db import CaseNotFound, CaseRecord, get_case
     from ehcp_workflow.problems import InputError
 
     day = parse_date(date, "DATE")
@@ -416,13 +417,13 @@ def record(
     when = as_of_date(as_of, settings)
     who = Who(actor=actor_name(actor), source="command:record", reason=reason)
     with open_store(database_url) as engine:
-        with Session(engine) as session:
-            try:
-                current = get_case(session, case_ref)
-            except CaseNotFound:
-                case_not_found(engine, case_ref)
-        change = build_change(event, day, value, ground, current)
         before_caseload = load_case(engine, case_ref)
+        values = cast("dict[str, FieldValue]", records(before_caseload.cases)[0])
+        current = CaseRecord(case_ref, values)
+        if event is CaseEvent.advice_received:  # needs the requests' numbers, which only the store has
+            with Session(engine) as session:
+                current = get_case(session, case_ref)
+        change = build_change(event, day, value, ground, current)
         before = evaluate_one(before_caseload, when, settings)
         with Session(engine) as session:
             try:

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ehcp_workflow.cli.common import err, parse_date
-from ehcp_workflow.cli.store import DatabaseUrlOption, open_store
+from ehcp_workflow.cli.store import DatabaseUrlOption, fail, open_store
 from ehcp_workflow.statuses import Status
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from ehcp_workflow.catalogue import Catalogue
+    from ehcp_workflow.settings import Settings
+
+#: Rows an XLSX sheet can hold below its header.
+XLSX_MAX_ROWS = 1_048_575
+#: Cases evaluated and written at a time by a CSV export (bounds its memory on a large store).
+CSV_CHUNK = 50_000
 
 export_app = typer.Typer(name="export", help="Export from the case store.", no_args_is_help=True)
 
@@ -42,11 +55,7 @@ def export_clocks(
 ) -> None:
     """Every clock of every stored case at --as-of, one row per case and clock (as `ehcp clocks`)."""
     from ehcp_workflow.catalogue import load_catalogue
-    from ehcp_workflow.cli.progress import Steps
-    from ehcp_workflow.db import load_caseload
-    from ehcp_workflow.output import write_csv, write_xlsx
     from ehcp_workflow.settings import get_settings
-    from ehcp_workflow.vectorised import evaluate_caseload
 
     day = parse_date(as_of)
     if fmt is None:
@@ -62,23 +71,113 @@ def export_clocks(
         if unknown:
             raise typer.BadParameter(f"unknown clock(s): {', '.join(unknown)}", param_hint="--clock")
 
-    with open_store(database_url) as engine, Steps(err, total=3) as steps:
+    with open_store(database_url) as engine:
+        if fmt is ExportFormat.xlsx:
+            assert output is not None
+            cases, rows = _export_xlsx(engine, output, day, settings, catalogue, clock, status)
+        else:
+            cases, rows = _export_csv(engine, output, day, settings, catalogue, clock, status)
+    where = f" to {output}" if output is not None else ""
+    err.print(
+        f"{cases:,} case(s), {rows:,} clock row(s) at {day.isoformat()}{where}.",
+        style="dim",
+        highlight=False,
+    )
+
+
+def _export_csv(
+    engine: Engine,
+    output: Path | None,
+    day: dt.date,
+    settings: Settings,
+    catalogue: Catalogue,
+    clocks: list[str] | None,
+    statuses: list[Status] | None,
+) -> tuple[int, int]:
+    """Evaluate and write ``CSV_CHUNK`` cases at a time: the same rows as one pass, bounded memory.
+
+    Within a chunk, rows come in the evaluator's order (clock by clock); chunks follow the store's
+    case order.
+    """
+    from ehcp_workflow.caseload import Caseload
+    from ehcp_workflow.cli.progress import Steps
+    from ehcp_workflow.db import load_caseload
+    from ehcp_workflow.output import plain
+    from ehcp_workflow.vectorised import evaluate_caseload
+
+    with Steps(err, total=1) as steps:
+        steps.step("Reading the caseload")
+        caseload = load_caseload(engine)
+    n = len(caseload.cases)
+    rows = 0
+    stream: IO[str]
+    with (
+        (
+            output.open("w", encoding="utf-8", newline="") if output is not None else nullcontext(sys.stdout)
+        ) as stream,
+        Steps(err, total=max(1, -(-n // CSV_CHUNK))) as steps,
+    ):
+        for start in range(0, max(n, 1), CSV_CHUNK):
+            stop = min(start + CSV_CHUNK, n)
+            steps.step(f"Evaluating and writing cases {start + 1:,}-{stop:,} of {n:,}")
+            cases = caseload.cases.iloc[start:stop].reset_index(drop=True)
+            advice = caseload.advice
+            if start > 0 or stop < n:  # advice of this chunk's cases only
+                advice = advice[advice["case_ref"].isin(cases["case_ref"]).to_numpy()]
+            part = Caseload(
+                cases=cases, advice=advice, unrecorded=caseload.unrecorded, source=caseload.source
+            )
+            evaluation = evaluate_caseload(part, catalogue, as_of=day, conventions=settings.conventions)
+            frame = evaluation.to_frame(clocks=clocks, statuses=statuses)
+            plain(frame).to_csv(stream, index=False, header=start == 0, lineterminator="\n")
+            rows += len(frame)
+    return n, rows
+
+
+def _export_xlsx(
+    engine: Engine,
+    output: Path,
+    day: dt.date,
+    settings: Settings,
+    catalogue: Catalogue,
+    clocks: list[str] | None,
+    statuses: list[Status] | None,
+) -> tuple[int, int]:
+    """One sheet; refused (before writing) when the rows would not fit in it."""
+    from ehcp_workflow.cli.progress import Steps
+    from ehcp_workflow.db import load_caseload
+    from ehcp_workflow.output import write_xlsx
+    from ehcp_workflow.vectorised import evaluate_caseload
+
+    with Steps(err, total=3) as steps:
         steps.step("Reading the caseload")
         caseload = load_caseload(engine)
         steps.step(f"Evaluating {len(caseload):,} case(s)")
         evaluation = evaluate_caseload(caseload, catalogue, as_of=day, conventions=settings.conventions)
-        frame = evaluation.to_frame(clocks=clock, statuses=status)
+        count = _count_rows(evaluation, clocks, statuses)
+        if count > XLSX_MAX_ROWS:
+            fail(
+                f"[bold red]Too many rows for a workbook:[/] {count:,} clock rows, and an XLSX sheet holds "
+                f"{XLSX_MAX_ROWS:,}. Export CSV, or choose rows with --status / --clock."
+            )
+        frame = evaluation.to_frame(clocks=clocks, statuses=statuses)
         steps.step(f"Writing {len(frame):,} row(s)")
-        if fmt is ExportFormat.xlsx:
-            assert output is not None
-            write_xlsx(frame, output)
-        elif output is not None:
-            write_csv(frame, output)
-        else:
-            write_csv(frame, sys.stdout)
-    where = f" to {output}" if output is not None else ""
-    err.print(
-        f"{len(caseload):,} case(s), {len(frame):,} clock row(s) at {day.isoformat()}{where}.",
-        style="dim",
-        highlight=False,
-    )
+        write_xlsx(frame, output)
+    return len(caseload), len(frame)
+
+
+def _count_rows(evaluation: Any, clocks: list[str] | None, statuses: list[Status] | None) -> int:
+    """How many rows ``evaluation.to_frame(clocks=..., statuses=...)`` would give, without building it."""
+    import numpy as np
+
+    from ehcp_workflow.statuses import STATUS_CODE
+
+    wanted = set(clocks) if clocks else None
+    codes = np.array([STATUS_CODE[s] for s in statuses], dtype=np.int8) if statuses else None
+    arrays = [*evaluation.clocks.values(), *([evaluation.advice_clock] if evaluation.advice_clock else [])]
+    total = 0
+    for a in arrays:
+        if wanted is not None and a.rule.id not in wanted:
+            continue
+        total += len(a.status) if codes is None else int(np.isin(a.status, codes).sum())
+    return total
