@@ -22,7 +22,6 @@ from ehcp_workflow.notify.model import alert_key  # the one definition of an ale
 ALERT = table_of(Alert)
 
 
-
 def enqueue_alerts(conn: Connection, alerts: Sequence[Mapping[str, Any]]) -> int:
     """Queue ``alerts`` (dicts of :class:`~ehcp_workflow.db.models.Alert` columns, ``alert_key``
     included); alerts whose key is already in the outbox are skipped. Returns how many were new.
@@ -43,5 +42,6 @@ def enqueue_alerts(conn: Connection, alerts: Sequence[Mapping[str, Any]]) -> int
         result = conn.execute(stmt.returning(ALERT.c.id), list(alerts[start : start + 1000]))
         inserted += len(result.all())
     return inserted
+
 
 __all__ = ["alert_key", "enqueue_alerts"]
