@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from rich.console import Console
 
 from ehcp_workflow.cli.events import HELP_EXCEPTION_CLOCKS, HELP_PROVIDERS
 from ehcp_workflow.cli.progress import Steps
-from tests.cli.conftest import AS_OF, write_csv
+from tests.cli.conftest import AS_OF, FIXTURES, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = ("store", "progress", "db", "importing", "events", "cases", "exports", "backlog")
@@ -25,11 +26,12 @@ import json, sys
 from typer.testing import CliRunner
 from ehcp_workflow.cli import app
 
-url, csv_file, as_of = sys.argv[1:4]
+url, csv_file, sen2_file, as_of = sys.argv[1:5]
 runner = CliRunner()
 commands = [  # one of each code path (status and assign share theirs with upgrade and record)
     ["db", "upgrade"],
     ["import", csv_file],
+    ["import", sen2_file],
     ["case", "show", "C-01", "--as-of", as_of],
     ["case", "list", "--as-of", as_of],
     ["case", "record", "C-01", "decision-to-assess", "2026-05-29", "--value", "Y", "--as-of", as_of],
@@ -46,9 +48,11 @@ print(json.dumps({
 
 def test_no_prefect_import_on_any_store_command(tmp_path: Path) -> None:
     csv_file = write_csv(tmp_path / "caseload.csv")
+    sen2_file = tmp_path / "return.xml"  # a copy: an error report would be written beside it
+    shutil.copyfile(FIXTURES / "spec_example_2026.xml", sen2_file)
     url = f"sqlite:///{tmp_path / 'ehcp.db'}"
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, url, str(csv_file), AS_OF],
+        [sys.executable, "-c", SCRIPT, url, str(csv_file), str(sen2_file), AS_OF],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -57,7 +61,7 @@ def test_no_prefect_import_on_any_store_command(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["codes"] == [0] * 7
+    assert report["codes"] == [0] * 8
     assert report["prefect"] == []
 
 
