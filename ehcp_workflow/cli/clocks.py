@@ -5,19 +5,16 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
-from ehcp_workflow.catalogue import load_catalogue
 from ehcp_workflow.cli.common import err, fail_on_input, out, parse_date, report_problems
-from ehcp_workflow.clocks import evaluate_caseload_per_case
-from ehcp_workflow.output import print_table, write_csv, write_json
 from ehcp_workflow.problems import InputError
-from ehcp_workflow.settings import get_settings
 from ehcp_workflow.statuses import Status
-from ehcp_workflow.vectorised import evaluate_caseload
+
+if TYPE_CHECKING:  # pandas and the engine load inside the command: `ehcp --help` stays fast
+    import pandas as pd
 
 TABLE_COLUMNS = (
     "person_ref",
@@ -56,6 +53,11 @@ def clocks(
     ] = False,
 ) -> None:
     """Every statutory clock of every case in FILE at --as-of: one row per case and clock."""
+    from ehcp_workflow.catalogue import load_catalogue
+    from ehcp_workflow.output import print_table, write_csv, write_json
+    from ehcp_workflow.settings import get_settings
+    from ehcp_workflow.vectorised import evaluate_caseload
+
     day = parse_date(as_of)
     settings = get_settings()
     catalogue = load_catalogue()
@@ -86,6 +88,8 @@ def clocks(
 
 
 def _with_explanations(frame: pd.DataFrame, caseload, catalogue, day, settings) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    from ehcp_workflow.clocks import evaluate_caseload_per_case
+
     texts: dict[tuple[str, str, str], str] = {}
     for ev in evaluate_caseload_per_case(caseload, catalogue, as_of=day, conventions=settings.conventions):
         for r in ev.clocks:
