@@ -185,9 +185,40 @@ STATE_COLUMNS: tuple[str, ...] = ("case_ref", "clock", "instance", "status", "du
 
 
 def clock_states(evaluation: Evaluation) -> pd.DataFrame:
-    """Each applicable clock's status (``not_applicable`` rows are left out: absent means n/a)."""
-    frame = evaluation.to_frame(statuses=[s for s in Status if s is not Status.NOT_APPLICABLE])
-    return frame[list(STATE_COLUMNS)].reset_index(drop=True)
+    """Each applicable clock's status (``not_applicable`` rows are left out: absent means n/a).
+
+    Built straight from the per-clock arrays with only the six state columns: the full result frame
+    (``Evaluation.to_frame``) carries a dozen text columns and cost ~10 GB at 1M cases.
+    """
+    case_ref = evaluation.cases["case_ref"].to_numpy(dtype=object, na_value=None)
+    labels = np.array([s.value for s in STATUS_ORDER], dtype=object)
+    na = _S[Status.NOT_APPLICABLE]
+    parts: list[pd.DataFrame] = []
+    for cid, a in evaluation._all():
+        sel = a.status != na
+        if not sel.any():
+            continue
+        if a.rule.per == "advice_request":
+            idx = evaluation.advice_case_index[sel]
+            instance = evaluation.advice_provider[sel]
+        else:
+            idx = np.flatnonzero(sel)
+            instance = np.full(len(idx), "", dtype=object)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "case_ref": case_ref[idx],
+                    "clock": cid,
+                    "instance": instance,
+                    "status": labels[a.status[sel]],
+                    "due_date": a.due[sel],
+                    "band": evaluation.band[idx],
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame({c: [] for c in STATE_COLUMNS})
+    return pd.concat(parts, ignore_index=True)[list(STATE_COLUMNS)]
 
 
 def transitions(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
