@@ -15,16 +15,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-STATUS_STYLE = {
-    "overdue": "bold red",
-    "late": "red",
-    "invalid": "bold magenta",
-    "due_soon": "yellow",
-    "excepted": "cyan",
-    "met": "green",
-    "pending": "",
-    "not_applicable": "dim",
-}
+from ehcp_workflow.statuses import STATUS_STYLE
 
 
 def _cell(v: Any) -> str:

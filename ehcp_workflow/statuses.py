@@ -25,6 +25,18 @@ OPEN_STATUSES = frozenset({Status.PENDING, Status.DUE_SOON, Status.OVERDUE})
 #: Statuses that are a breach of the limit.
 BREACH_STATUSES = frozenset({Status.OVERDUE, Status.LATE})
 
+#: How each status is shown in a terminal table (rich styles).
+STATUS_STYLE: dict[str, str] = {
+    "overdue": "bold red",
+    "late": "red",
+    "invalid": "bold magenta",
+    "due_soon": "yellow",
+    "excepted": "cyan",
+    "met": "green",
+    "pending": "",
+    "not_applicable": "dim",
+}
+
 #: Columns of one evaluated clock, in output order (``ehcp clocks``, exports).
 RESULT_COLUMNS: tuple[str, ...] = (
     "person_ref",

@@ -33,7 +33,7 @@ from ehcp_workflow.cli.store import (
     open_store,
     record_values,
 )
-from ehcp_workflow.statuses import Status
+from ehcp_workflow.statuses import STATUS_STYLE, Status
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,16 +51,6 @@ case_app = typer.Typer(
     no_args_is_help=True,
 )
 
-STATUS_STYLE = {
-    "overdue": "bold red",
-    "late": "red",
-    "invalid": "bold magenta",
-    "due_soon": "yellow",
-    "excepted": "cyan",
-    "met": "green",
-    "pending": "",
-    "not_applicable": "dim",
-}
 MISSING = "—"
 
 
