@@ -385,10 +385,12 @@ def _record_states(
         "band": fresh["band"].astype(object).where(fresh["band"].notna(), None).to_numpy(dtype=object),
     }
     names = [*columns, "as_of", "updated_at"]
-    new_rows = [
-        dict(zip(names, (*values, as_of, now), strict=True)) for values in zip(*columns.values(), strict=True)
-    ]
-    for chunk in _chunks(new_rows, 10_000):
+    arrays = list(columns.values())
+    for start in range(0, len(fresh), 10_000):  # driver dicts 10k at a time: a first night writes ~6M
+        chunk = [
+            dict(zip(names, (*values, as_of, now), strict=True))
+            for values in zip(*(a[start : start + 10_000] for a in arrays), strict=True)
+        ]
         conn.execute(insert(CLOCK_STATE), chunk)
     if baseline:
         notes.append("first night: baseline clock states recorded without per-clock events")
