@@ -8,6 +8,8 @@ Prefect Secret blocks (never from committed files, never into logs).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -40,10 +42,16 @@ def run_as_of(as_of: dt.date | None, settings: Settings) -> dt.date:
     return london_today(scheduled if isinstance(scheduled, dt.datetime) else None, settings.timezone)
 
 
-def engine_for(settings: Settings) -> Engine:
+@contextmanager
+def engine_for(settings: Settings) -> Iterator[Engine]:
+    """The case store for one task, disposed afterwards: a long-lived ``serve`` process would
+    otherwise keep a connection pool per run."""
     engine = make_engine(settings.database_url)
-    check_database(engine)  # a clear "run ehcp db upgrade" rather than a missing-table error
-    return engine
+    try:
+        check_database(engine)  # a clear "run ehcp db upgrade" rather than a missing-table error
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def prefect_secret_resolver(name: str) -> str | None:

@@ -19,14 +19,15 @@ def send_queued(as_of: dt.date, dry_run: bool) -> dict[str, Any]:
     alert), and raising after the maximum attempts makes the failure visible in the run."""
     settings = get_settings()
     notifier = notifier_for(settings, dry_run=dry_run)
-    summary = run_dispatch(
-        engine_for(settings),
-        notifier,
-        now=dt.datetime.now(dt.UTC),
-        as_of=as_of,
-        allow_initials=settings.alert_initials,
-        dry_run=dry_run,
-    )
+    with engine_for(settings) as engine:
+        summary = run_dispatch(
+            engine,
+            notifier,
+            now=dt.datetime.now(dt.UTC),
+            as_of=as_of,
+            allow_initials=settings.alert_initials,
+            dry_run=dry_run,
+        )
     return summary.as_dict()
 
 

@@ -19,9 +19,8 @@ def check_clocks(as_of: dt.date, dry_run: bool) -> dict[str, Any]:
     """Load, evaluate, record and queue (one transaction). Returns counts and small tables only."""
     settings = get_settings()
     now = dt.datetime.now(dt.UTC)
-    result = run_nightly(
-        engine_for(settings), as_of=as_of, now=now, conventions=settings.conventions, dry_run=dry_run
-    )
+    with engine_for(settings) as engine:
+        result = run_nightly(engine, as_of=as_of, now=now, conventions=settings.conventions, dry_run=dry_run)
     breaches = result.new_breaches.copy()
     breaches["due_date"] = breaches["due_date"].astype(str)
     return {

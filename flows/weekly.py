@@ -41,13 +41,14 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def build_weekly(as_of: dt.date, report_dir: str) -> dict[str, Any]:
     """KPIs, report files and the queued summary. Returns counts and per-team tables only."""
     settings = get_settings()
-    result = run_weekly(
-        engine_for(settings),
-        as_of=as_of,
-        now=dt.datetime.now(dt.UTC),
-        out_dir=Path(report_dir),
-        conventions=settings.conventions,
-    )
+    with engine_for(settings) as engine:
+        result = run_weekly(
+            engine,
+            as_of=as_of,
+            now=dt.datetime.now(dt.UTC),
+            out_dir=Path(report_dir),
+            conventions=settings.conventions,
+        )
     tables = {}
     for name in PUBLISHED:
         frame = result.kpis[name]
