@@ -18,7 +18,6 @@ something due tomorrow.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -234,14 +233,3 @@ def transitions(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     changed = merged["status_old"] != merged["status_new"]
     band_changed = merged["band_old"].fillna("") != merged["band_new"].fillna("")
     return merged.loc[changed | band_changed].reset_index(drop=True)
-
-
-def summary_counts(evaluation: Evaluation, thresholds: Sequence[int]) -> dict[str, int]:
-    """Small, personal-data-free totals for a flow's return value and artifacts."""
-    counts = evaluation.status_counts().sum()
-    out = {f"clocks_{k}": int(v) for k, v in counts.items()}
-    out["open_requests"] = int(evaluation.open.sum())
-    bands = pd.Series(evaluation.band[evaluation.open]).value_counts()
-    for label, n in bands.items():
-        out[f"band_{label}"] = int(n)
-    return out

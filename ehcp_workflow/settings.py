@@ -25,7 +25,6 @@ class Settings(BaseSettings):
     #: The council's zone: "today" for a scheduled run is the scheduled start's date here.
     timezone: str = "Europe/London"
     conventions: Conventions = Field(default_factory=Conventions)
-    config_dir: Path = CONFIG_DIR
     #: Apprise routing configuration (tags for caseworkers, teams, managers).
     notifications_config: Path = CONFIG_DIR / "notifications.yaml"
     #: Allow a child's initials in alert bodies (only for councils whose channels are approved).
