@@ -441,6 +441,20 @@ def _timeliness_table(
     return f
 
 
+def _on_time_table(
+    evaluation: Evaluation, clock_id: str, names: tuple[str, str], months: pd.PeriodIndex, by_team: bool
+) -> pd.DataFrame:
+    """Completed / within-limit by month and team, for a clock no exception ground applies to
+    (so, unlike :func:`_timeliness_table`, one measure and no ``_ex`` columns)."""
+    done, within = names
+    clock = evaluation.clocks[clock_id]
+    team, teams = _teams(evaluation.cases)
+    t = _timeliness(clock)
+    f = _tabulate(clock.end, team, {done: t.completed, within: t.on_time}, months, teams, by_group=by_team)
+    f[f"pct_{within}"] = _pct(f[within], f[done])
+    return f
+
+
 # --- EHC needs assessments ------------------------------------------------------------------------------
 
 
@@ -962,19 +976,9 @@ def review_decisions(evaluation: Evaluation, months: pd.PeriodIndex, *, by_team:
     weeks (Stat time frame)" (49%, 54%, 57%).
     Columns: ``review_decisions``, ``within_4_weeks``, ``pct_within_4_weeks``.
     """
-    clock = evaluation.clocks["review_decision"]
-    team, teams = _teams(evaluation.cases)
-    t = _timeliness(clock)
-    f = _tabulate(
-        clock.end,
-        team,
-        {"review_decisions": t.completed, "within_4_weeks": t.on_time},
-        months,
-        teams,
-        by_group=by_team,
+    return _on_time_table(
+        evaluation, "review_decision", ("review_decisions", "within_4_weeks"), months, by_team
     )
-    f["pct_within_4_weeks"] = _pct(f["within_4_weeks"], f["review_decisions"])
-    return f
 
 
 def amended_plans(evaluation: Evaluation, months: pd.PeriodIndex, *, by_team: bool = True) -> pd.DataFrame:
@@ -987,19 +991,7 @@ def amended_plans(evaluation: Evaluation, months: pd.PeriodIndex, *, by_team: bo
     amended plans issued within 8 weeks of draft. (Stat time frame)" (83%, 80%, 83%).
     Columns: ``amended_plans``, ``within_8_weeks``, ``pct_within_8_weeks``.
     """
-    clock = evaluation.clocks["amended_plan"]
-    team, teams = _teams(evaluation.cases)
-    t = _timeliness(clock)
-    f = _tabulate(
-        clock.end,
-        team,
-        {"amended_plans": t.completed, "within_8_weeks": t.on_time},
-        months,
-        teams,
-        by_group=by_team,
-    )
-    f["pct_within_8_weeks"] = _pct(f["within_8_weeks"], f["amended_plans"])
-    return f
+    return _on_time_table(evaluation, "amended_plan", ("amended_plans", "within_8_weeks"), months, by_team)
 
 
 def overdue_reviews(evaluation: Evaluation, *, by_team: bool = True) -> pd.DataFrame:
