@@ -61,9 +61,10 @@ def _kinds(a: ClockArrays, as_of: dt.date) -> npt.NDArray[np.object_]:
     conds = [
         a.status == _S[Status.INVALID],
         (a.status == _S[Status.OVERDUE]) & duty,
+        a.status == _S[Status.CUT_SHORT],  # reg 13(1): a final plan inside the representation window
         running & (days_left == 0),
     ]
-    choices: list[str] = ["invalid", "overdue", "due_today"]
+    choices: list[str] = ["invalid", "overdue", "cut_short", "due_today"]
     for t in sorted(DUE_THRESHOLDS):
         conds.append(running & (days_left > 0) & (days_left <= t))
         choices.append(f"due_in_{t}")
@@ -148,12 +149,8 @@ def _rows(
     if not sel.any():
         return None
     cases = evaluation.cases
-    if a.rule.per == "advice_request":
-        idx = evaluation.advice_case_index[sel]
-        instance = evaluation.advice_provider[sel]
-    else:
-        idx = np.flatnonzero(sel)
-        instance = np.full(int(sel.sum()), "", dtype=object)
+    idx = a.case_index[sel]
+    instance = a.instance[sel]
     start = a.start[sel]
     episode = np.where(np.isnat(start), "-", np.datetime_as_string(start, unit="D"))
     due = a.due[sel]
@@ -197,12 +194,8 @@ def clock_states(evaluation: Evaluation) -> pd.DataFrame:
         sel = a.status != na
         if not sel.any():
             continue
-        if a.rule.per == "advice_request":
-            idx = evaluation.advice_case_index[sel]
-            instance = evaluation.advice_provider[sel]
-        else:
-            idx = np.flatnonzero(sel)
-            instance = np.full(len(idx), "", dtype=object)
+        idx = a.case_index[sel]
+        instance = a.instance[sel]
         parts.append(
             pd.DataFrame(
                 {

@@ -1,18 +1,21 @@
 """The caseload: the one column contract every input, store and evaluator agrees on.
 
-A *case* is one request for an EHC needs assessment (SEN2 ``Requests``) together with the plan it
-produced, that plan's latest review and any phase transfer or transfer between councils. Every
-statutory clock is a function of the dates in one case row (and, for the 6-week advice duty, of the
-case's advice requests, held in a second table).
+A *case* is one request for an EHC needs assessment (SEN2 ``Requests``; a person with several
+requests has several cases sharing a ``person_ref``) together with the plan it produced, that plan's
+review cycles and any phase transfer or transfer between councils. A case is its history: the case
+table holds the request-level dates (and, for snapshot sources, the latest review as flat columns);
+the review table holds every annual-review cycle (meeting, report, decision letter, outcome,
+amendment notice, amended plan), one row per cycle, never overwritten; the advice table holds every
+request for advice (reg 8).
 
 Importers (SEN2 XML, the project's CSV/XLSX format), the database and the demo-data generator all
 produce a :class:`Caseload`; both evaluators consume one. Dates are ``datetime64`` columns holding
 calendar dates (statutory deadlines are dates, never instants); missing means "has not happened"
 or "not known".
 
-Why a flat row per case and not the event log: the nightly pass over a national-size caseload must
-be vectorised, and a row of "latest date of each event" is what the regulations reason about (the
-annual review runs from the *last* review, the 20 weeks from *the* request).
+Why columnar tables and not the event log: the nightly pass over a national-size caseload must be
+vectorised. Clocks that recur (annual reviews, advice) are evaluated once per row of their own table
+(one *instance* per review cycle or advice request), so a second review never hides the first.
 """
 
 from __future__ import annotations
@@ -131,6 +134,19 @@ CASE_COLUMNS: tuple[str, ...] = (
 ADVICE_COLUMNS: tuple[str, ...] = ("case_ref", "provider", "requested", "received", "exception")
 ADVICE_DATE_COLUMNS: tuple[str, ...] = ("requested", "received")
 
+# --- review table (one row per annual-review cycle, CFA 2014 s.44, regs 20-22) ----------------------
+
+#: Date columns of one review cycle; the case table's columns of the same names are the snapshot
+#: of the latest cycle (what a one-row-per-case file can say).
+REVIEW_DATE_COLUMNS: tuple[str, ...] = (
+    "review_meeting",
+    "review_report_sent",
+    "review_decision_letter",
+    "amendment_notice",
+    "amended_plan_issued",
+)
+REVIEW_COLUMNS: tuple[str, ...] = ("case_ref", *REVIEW_DATE_COLUMNS, "review_outcome")
+
 DATE_DTYPE = "datetime64[s]"
 
 
@@ -166,8 +182,13 @@ class Caseload:
     advice: pd.DataFrame = field(default_factory=lambda: empty_advice())
     unrecorded: frozenset[str] = frozenset()
     source: str = ""
+    #: Every review cycle, in (case, cycle) order. ``None``: the source holds only the snapshot, so
+    #: the history is the latest cycle read from the case table's review columns.
+    reviews: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
+        if self.reviews is None:
+            object.__setattr__(self, "reviews", reviews_from_cases(self.cases))
         missing = [c for c in CASE_COLUMNS if c not in self.cases.columns]
         if missing:
             raise ValueError(f"caseload is missing columns: {', '.join(missing)}")
@@ -177,6 +198,53 @@ class Caseload:
 
     def __len__(self) -> int:
         return len(self.cases)
+
+    @property
+    def review_history(self) -> pd.DataFrame:
+        """The review table (never ``None`` once constructed)."""
+        assert self.reviews is not None
+        return self.reviews
+
+
+def reviews_from_cases(cases: pd.DataFrame) -> pd.DataFrame:
+    """One review cycle per case that records any review event in its flat columns.
+
+    This is the history a snapshot source (one row per case) can give: its latest cycle. Sources
+    that carry history (the store, the long event format) build the review table themselves.
+    """
+    cols = [c for c in REVIEW_COLUMNS if c in cases.columns]
+    if len(cols) < len(REVIEW_COLUMNS):
+        return empty_reviews()
+    has = np.zeros(len(cases), dtype=bool)
+    for c in REVIEW_DATE_COLUMNS:
+        has |= cases[c].notna().to_numpy()
+    has |= cases["review_outcome"].notna().to_numpy()
+    return normalise_reviews(cases.loc[has, list(REVIEW_COLUMNS)].reset_index(drop=True))
+
+
+def empty_reviews(n: int = 0) -> pd.DataFrame:
+    """A review table of ``n`` rows with every contract column present and empty."""
+    data: dict[str, object] = {"case_ref": pd.array([pd.NA] * n, dtype="string")}
+    for c in REVIEW_DATE_COLUMNS:
+        data[c] = np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE)
+    data["review_outcome"] = _categorical(None, "review_outcome", n)
+    return pd.DataFrame(data)
+
+
+def normalise_reviews(df: pd.DataFrame) -> pd.DataFrame:
+    """Return the review table ``df`` in contract dtypes (see :func:`normalise_cases`)."""
+    out = df.copy()
+    n = len(out)
+    out["case_ref"] = (
+        out["case_ref"].astype("string") if "case_ref" in out else pd.array([pd.NA] * n, dtype="string")
+    )
+    for c in REVIEW_DATE_COLUMNS:
+        if c in out:
+            out[c] = pd.to_datetime(out[c]).astype(DATE_DTYPE)
+        else:
+            out[c] = np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE)
+    out["review_outcome"] = _categorical(out.get("review_outcome"), "review_outcome", n)
+    return out
 
 
 def empty_cases(n: int = 0) -> pd.DataFrame:

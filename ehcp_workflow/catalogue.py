@@ -7,6 +7,7 @@ strictly: a typo in a field name or unit is an error at start-up, not a silently
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -17,13 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ehcp_workflow import caseload as cl
 
-#: Anchors computed from several case columns (see the catalogue header and ``anchors``).
-DERIVED_ANCHORS = frozenset({"review_anchor", "review_anchor_before_transfer"})
-#: Named rules implemented in code, in both evaluators.
-NAMED_RULES = frozenset(
-    {"reg18_phase_transfer", "reg15_move_day", "superseded_by_transfer_in_review", "no_decision_to_amend"}
-)
+#: Anchors the evaluator derives from a case's review history (see the catalogue header).
+DERIVED_ANCHORS = frozenset({"review_anchor_before_transfer", "first_review_after_transfer"})
+#: Columns of a review period (``per: review_period``): the anchor it runs from and the next one.
+PERIOD_FIELDS = frozenset({"review_anchor", "next_review_anchor"})
+#: Named rules, each implemented once in the evaluator (``ehcp_workflow.vectorised``).
+NAMED_RULES = frozenset({"reg18_phase_transfer", "reg15_move_day", "superseded_by_transfer_in_review"})
 ADVICE_FIELDS = frozenset(cl.ADVICE_COLUMNS)
+REVIEW_FIELDS = frozenset(cl.REVIEW_COLUMNS)
+#: What each kind of row can refer to: its own columns, plus its case's (gathered by case).
+Per = Literal["case", "advice_request", "review", "review_period"]
 
 
 class Unit(StrEnum):
@@ -82,6 +86,35 @@ class End(_Strict):
     after_start_only: bool = False
 
 
+class Invalid(_Strict):
+    """A combination of recorded values the clock cannot be judged from (a data problem, an alert)."""
+
+    field: str
+    in_: tuple[str, ...] = Field(alias="in")
+    without: str
+    reason: str
+
+
+class Stop(_Strict):
+    """An event that stops a clock still running (advice outstanding when the assessment ends)."""
+
+    field: str
+    when: When | None = None
+    #: why a stopped clock is late ("not received before the assessment ended")
+    reason: str
+    #: why it no longer applies when the stop came before the due date
+    early: str
+
+
+class ExceptionWindow(_Strict):
+    """A ground that only covers limits falling in a window (SI 2020/471's coronavirus ground)."""
+
+    ground: str
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    source: str
+
+
 class Condition(_Strict):
     """A reason the clock does not apply to a case."""
 
@@ -118,9 +151,14 @@ class ClockRule(_Strict):
     later_of: tuple[Limit, ...] = ()
     rule: str | None = None
     ends: End | None = None
-    per: Literal["case", "advice_request"] = "case"
+    per: Per = "case"
     exception_grounds: tuple[str, ...] = ()
     not_applicable_when: tuple[Condition, ...] = ()
+    invalid_when: tuple[Invalid, ...] = ()
+    #: Duty clocks: an event that stops the clock while it is still running (reported late once).
+    stops: Stop | None = None
+    #: Window clocks: an event the council must not take inside the window (a breach if it does).
+    cut_short_by: End | None = None
 
     @property
     def exception_column(self) -> str | None:
@@ -128,6 +166,23 @@ class ClockRule(_Strict):
         if not self.exception_grounds:
             return None
         return "exception" if self.per == "advice_request" else cl.exception_column(self.id)
+
+    def field_names(self) -> list[str]:
+        """Every field the rule reads (for validation against the row kind's columns)."""
+        names = [self.starts]
+        names += [e.from_ for e in self.later_of if e.from_]
+        for end in (self.ends, self.cut_short_by):
+            if end:
+                names.append(end.field)
+                if end.when:
+                    names.append(end.when.field)
+        if self.stops:
+            names.append(self.stops.field)
+            if self.stops.when:
+                names.append(self.stops.when.field)
+        names += [k.field for k in self.not_applicable_when if k.field]
+        names += [f for k in self.invalid_when for f in (k.field, k.without)]
+        return names
 
     def grounds_accepted(self) -> frozenset[str]:
         """Grounds that disapply this limit (``unspecified`` wherever any ground is)."""
@@ -138,25 +193,21 @@ class ClockRule(_Strict):
 
 class Catalogue(_Strict):
     version: int
+    exception_windows: tuple[ExceptionWindow, ...] = ()
     clocks: tuple[ClockRule, ...]
 
     @model_validator(mode="after")
     def _check_fields(self) -> Catalogue:
-        known = set(cl.CASE_COLUMNS) | DERIVED_ANCHORS
+        case = set(cl.CASE_COLUMNS) | DERIVED_ANCHORS
+        own = {"case": set(), "advice_request": ADVICE_FIELDS, "review": REVIEW_FIELDS}
+        own["review_period"] = PERIOD_FIELDS
         seen: set[str] = set()
         for c in self.clocks:
             if c.id in seen:
                 raise ValueError(f"duplicate clock id {c.id!r}")
             seen.add(c.id)
-            fields = known if c.per == "case" else ADVICE_FIELDS
-            names = [c.starts]
-            names += [e.from_ for e in c.later_of if e.from_]
-            if c.ends:
-                names.append(c.ends.field)
-                if c.ends.when:
-                    names.append(c.ends.when.field)
-            names += [k.field for k in c.not_applicable_when if k.field]
-            for n in names:
+            fields = case | own[c.per]
+            for n in c.field_names():
                 if n not in fields:
                     raise ValueError(f"clock {c.id!r} refers to unknown field {n!r}")
             for g in c.exception_grounds:
@@ -166,7 +217,14 @@ class Catalogue(_Strict):
                 raise ValueError(f"clock {c.id!r} has exception grounds but no exception column")
             if c.rule is not None and c.rule not in NAMED_RULES:
                 raise ValueError(f"clock {c.id!r}: unknown named rule {c.rule!r}")
+        for w in self.exception_windows:
+            if w.ground not in cl.EXCEPTION_GROUNDS or w.to < w.from_:
+                raise ValueError(f"exception window {w.ground!r}: unknown ground or empty window")
         return self
+
+    def window(self, ground: str) -> ExceptionWindow | None:
+        """The window a ground is limited to, if it is."""
+        return next((w for w in self.exception_windows if w.ground == ground), None)
 
     def __getitem__(self, clock_id: str) -> ClockRule:
         for c in self.clocks:

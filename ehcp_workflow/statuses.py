@@ -14,6 +14,9 @@ class Status(StrEnum):
     EXCEPTED = "excepted"  # an exception ground disapplies the limit; the due date is unchanged
     NOT_APPLICABLE = "not_applicable"  # the clock does not apply to this case (reason given)
     INVALID = "invalid"  # the clock cannot be evaluated from the data (reason given): itself an alert
+    #: a window owed to the family was closed early by the council (a final plan issued inside the
+    #: reg 13(1) representation period): a breach, never silently ``met``
+    CUT_SHORT = "cut_short"
 
 
 #: Integer codes used by the vectorised evaluator (order matters only for stability of outputs).
@@ -23,13 +26,14 @@ STATUS_CODE: dict[Status, int] = {s: i for i, s in enumerate(STATUS_ORDER)}
 #: Statuses of a running clock (no end event yet).
 OPEN_STATUSES = frozenset({Status.PENDING, Status.DUE_SOON, Status.OVERDUE})
 #: Statuses that are a breach of the limit.
-BREACH_STATUSES = frozenset({Status.OVERDUE, Status.LATE})
+BREACH_STATUSES = frozenset({Status.OVERDUE, Status.LATE, Status.CUT_SHORT})
 
 #: How each status is shown in a terminal table (rich styles).
 STATUS_STYLE: dict[str, str] = {
     "overdue": "bold red",
     "late": "red",
     "invalid": "bold magenta",
+    "cut_short": "bold red",
     "due_soon": "yellow",
     "excepted": "cyan",
     "met": "green",

@@ -1,9 +1,12 @@
-"""Vectorised evaluation of every statutory clock over a whole caseload (numpy over pandas columns).
+"""The clock engine: every statutory clock of ``config/clocks.yaml`` over a whole caseload, in numpy.
 
-The same reading of ``config/clocks.yaml`` as :mod:`ehcp_workflow.clocks`, computed column-wise so the
-nightly pass over a national-size caseload takes a second, not an hour. The result keeps one set of
-arrays per clock (wide); :meth:`Evaluation.to_frame` turns it into one row per case and clock when a
-person or a file needs it.
+This is the only evaluator the product runs (the nightly, exports, reports, ``ehcp clocks`` and
+``ehcp case show``). A clock runs over the rows of its ``per``: the cases, each review cycle, each
+s.44 review period, each request for advice (:mod:`ehcp_workflow.history`), so every cycle has its
+own instance and a second review never hides the first. Each clock returns its dates and status
+and small *provenance* arrays (which event started it, which limit set the due date, which event
+ended it); :mod:`ehcp_workflow.explain` turns those into the sentences a caseworker reads, so
+explanations never re-run the rules.
 
 Pure: no database, no Prefect, no clock; ``as_of`` is an argument and later events are masked.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,30 +26,58 @@ from ehcp_workflow import calendar as cal
 from ehcp_workflow.backlog import backlog_arrays
 from ehcp_workflow.caseload import CODE_COLUMNS, EVENT_DATE_COLUMNS, EXCEPTION_GROUNDS, Caseload
 from ehcp_workflow.catalogue import Catalogue, ClockRule, Condition, Counting, Kind, Limit, Unit
-from ehcp_workflow.clocks import COVID_WINDOW
 from ehcp_workflow.conventions import (
     DEFAULT_CONVENTIONS,
     Conventions,
     MonthReading,
     PhaseTransferReading,
-    ReviewAnchor,
     WeekCounting,
+)
+from ehcp_workflow.history import (
+    CATEGORIES,
+    FROM,
+    NAMES,
+    NAT,
+    Dates,
+    Rows,
+    code_in,
+    codes,
+    dates,
+    masked,
+    review_history,
 )
 from ehcp_workflow.statuses import RESULT_COLUMNS, STATUS_CODE, STATUS_ORDER, Status
 
-Dates = npt.NDArray[Any]  # datetime64[D]
 Mask = npt.NDArray[np.bool_]
-NAT = np.datetime64("NaT", "D")
 
 _S = {s: np.int8(STATUS_CODE[s]) for s in Status}
-_GROUNDS = tuple(sorted(EXCEPTION_GROUNDS))
+GROUNDS = tuple(sorted(EXCEPTION_GROUNDS))
+
+#: ``ClockArrays.due_from`` codes beyond the limits (0 = the main limit, k = ``later_of[k-1]``).
+DUE_MOVE_DAY = np.int8(-1)  # reg 15(2): the day of the move
+#: Phase transfers (reg 18): which rule set the due date.
+PHASE_DUE_FROM = ("school", "post16", "post16_other", "recorded")
+#: ``ClockArrays.end_from``: the end event, the event that stopped the clock, or cut a window short.
+END_EVENT, END_STOPPED, END_CUT_SHORT = np.int8(0), np.int8(1), np.int8(2)
+#: Reason templates filled by :mod:`ehcp_workflow.explain` from the row's dates.
+END_BEFORE_START = "Cannot evaluate: {end_name} ({end}) is before {start_name} ({start})."
+BAD_GROUND = "Cannot evaluate: exception ground ({ground}) does not disapply {regulation}{window}."
 
 
 @dataclass(frozen=True)
 class ClockArrays:
-    """One clock over every row: dates (``datetime64[D]``), status codes and reason codes."""
+    """One clock over its rows: dates (``datetime64[D]``), status and reason codes, provenance.
+
+    ``case_index`` maps each row to its case, ``instance`` names it ("" for a case's only instance,
+    "review 2", an adviser). ``reason`` indexes ``reasons`` (0: the status speaks for itself).
+    Provenance: ``start_from`` indexes ``start_names`` (which event started the clock), ``due_from``
+    says which limit set the due date (``due_base`` is the date that limit ran from, where it is not
+    the start), ``end_from`` whether the end is the end event, a stop or a cut-short.
+    """
 
     rule: ClockRule
+    case_index: npt.NDArray[np.int64]
+    instance: npt.NDArray[np.object_]
     start: Dates
     due: Dates
     computed_due: Dates
@@ -54,7 +85,16 @@ class ClockArrays:
     status: npt.NDArray[np.int8]
     reason: npt.NDArray[np.int8]
     reasons: tuple[str, ...]
-    exception: npt.NDArray[np.int8]  # index into _GROUNDS, -1 for none
+    exception: npt.NDArray[np.int8]  # index into GROUNDS, -1 for none
+    start_from: npt.NDArray[np.int8]
+    start_names: tuple[str, ...]
+    due_from: npt.NDArray[np.int8]
+    end_from: npt.NDArray[np.int8]
+    end_names: tuple[str, ...]
+    due_base: Dates | None = None
+
+    def __len__(self) -> int:
+        return len(self.status)
 
     def status_labels(self) -> npt.NDArray[np.object_]:
         return np.array([s.value for s in STATUS_ORDER], dtype=object)[self.status]
@@ -67,12 +107,14 @@ class Evaluation:
     as_of: dt.date
     cases: pd.DataFrame  # the caseload's case table (not copied)
     clocks: dict[str, ClockArrays]
-    advice_clock: ClockArrays | None
-    advice_case_index: npt.NDArray[np.int64]
-    advice_provider: npt.NDArray[np.object_]
     open: Mask
     weeks_waiting: npt.NDArray[np.int64]
     band: npt.NDArray[np.object_]
+    conventions: Conventions = field(default=DEFAULT_CONVENTIONS)
+
+    @property
+    def advice_clock(self) -> ClockArrays | None:
+        return self.clocks.get("advice")
 
     def status_counts(self) -> pd.DataFrame:
         """Counts of each status by clock (a small summary safe to publish)."""
@@ -84,13 +126,17 @@ class Evaluation:
 
     def _all(self) -> Iterable[tuple[str, ClockArrays]]:
         yield from self.clocks.items()
-        if self.advice_clock is not None:
-            yield self.advice_clock.rule.id, self.advice_clock
 
     def to_frame(
-        self, *, clocks: Iterable[str] | None = None, statuses: Iterable[Status] | None = None
+        self,
+        *,
+        clocks: Iterable[str] | None = None,
+        statuses: Iterable[Status] | None = None,
+        rows: Mask | None = None,
     ) -> pd.DataFrame:
-        """One row per case and clock (and per advice request), in ``RESULT_COLUMNS`` order."""
+        """One row per clock instance, in ``RESULT_COLUMNS`` order (``rows``: cases to keep)."""
+        from ehcp_workflow.explain import reason_texts
+
         wanted = set(clocks) if clocks is not None else None
         keep = np.array([STATUS_CODE[s] for s in statuses], dtype=np.int8) if statuses is not None else None
         case_ref = self.cases["case_ref"].to_numpy(dtype=object, na_value=None)
@@ -100,20 +146,15 @@ class Evaluation:
         plan_start = self.cases["plan_start"].to_numpy().astype("datetime64[D]")
         as_of = np.datetime64(self.as_of, "D")
         parts: list[pd.DataFrame] = []
-        n_cases = len(self.cases)
         for cid, a in self._all():
             if wanted is not None and cid not in wanted:
                 continue
-            if a.rule.per == "advice_request":
-                idx = self.advice_case_index
-                instance = self.advice_provider
-            else:
-                idx = np.arange(n_cases)
-                instance = np.full(n_cases, "", dtype=object)
-            sel = np.ones(len(idx), dtype=bool) if keep is None else np.isin(a.status, keep)
+            sel = np.ones(len(a), dtype=bool) if keep is None else np.isin(a.status, keep)
+            if rows is not None:
+                sel &= rows[a.case_index]
             if not sel.any():
                 continue
-            i = idx[sel]
+            i = a.case_index[sel]
             status = a.status[sel]
             due = a.due[sel]
             end = a.end[sel]
@@ -124,8 +165,7 @@ class Evaluation:
                     status == _S[Status.LATE], (end - due).astype("timedelta64[D]").astype("float64"), np.nan
                 ),
             )
-            grounds = np.array([*_GROUNDS, None], dtype=object)[a.exception[sel]]
-            reasons = np.array(a.reasons, dtype=object)[a.reason[sel]]
+            grounds = np.array([*GROUNDS, None], dtype=object)[a.exception[sel]]
             parts.append(
                 pd.DataFrame(
                     {
@@ -134,7 +174,7 @@ class Evaluation:
                         "request_received": received[i],
                         "plan_start": plan_start[i],
                         "clock": cid,
-                        "instance": instance[sel],
+                        "instance": a.instance[sel],
                         "start_date": a.start[sel],
                         "due_date": due,
                         "computed_due_date": a.computed_due[sel],
@@ -147,7 +187,7 @@ class Evaluation:
                         ),
                         "band": self.band[i],
                         "regulation": a.rule.regulation,
-                        "reason": reasons,
+                        "reason": reason_texts(a, sel, self.as_of),
                     }
                 )
             )
@@ -157,31 +197,7 @@ class Evaluation:
         return out[list(RESULT_COLUMNS)]
 
 
-# --- column preparation -----------------------------------------------------------------------------
-
-
-def _dates(s: pd.Series) -> Dates:
-    return np.asarray(s.to_numpy()).astype("datetime64[D]")
-
-
-#: Category order of each coded column: values are stored as int8 indexes into it, -1 for missing.
-CATEGORIES: dict[str, tuple[str, ...]] = {c: tuple(sorted(v)) for c, v in CODE_COLUMNS.items()}
-
-
-def _codes(s: pd.Series, categories: tuple[str, ...]) -> npt.NDArray[np.int8]:
-    """Integer codes of a coded column: free when it already has the contract's categorical dtype."""
-    if isinstance(s.dtype, pd.CategoricalDtype) and tuple(s.dtype.categories) == categories:
-        return np.asarray(s.cat.codes, dtype=np.int8)
-    codes, uniques = pd.factorize(s)  # plain strings: factorize, then map the few distinct values
-    lookup = np.array([categories.index(u) if u in categories else -1 for u in uniques] + [-1], dtype=np.int8)
-    result: npt.NDArray[np.int8] = lookup[codes]
-    return result
-
-
-def code_in(values: npt.NDArray[np.int8], column: str, wanted: Iterable[str]) -> Mask:
-    """Rows whose coded ``column`` holds one of ``wanted`` (unknown codes match nothing)."""
-    idx = [CATEGORIES[column].index(w) for w in wanted if w in CATEGORIES[column]]
-    return np.isin(values, np.array(idx, dtype=np.int8))
+# --- the case rows ----------------------------------------------------------------------------------
 
 
 def _prepare(caseload: Caseload, as_of: dt.date) -> dict[str, Any]:
@@ -191,18 +207,16 @@ def _prepare(caseload: Caseload, as_of: dt.date) -> dict[str, Any]:
     col: dict[str, Any] = {}
     raw: dict[str, Dates] = {}
     for c in df.columns:
-        if c in EVENT_DATE_COLUMNS or c in ("phase_transfer_date", "phase_transfer_due", "transfer_out_move"):
-            d = _dates(df[c])
-            raw[c] = d
-            if c in EVENT_DATE_COLUMNS:
-                d = np.where(d > a, NAT, d)
-            col[c] = d
+        if c in EVENT_DATE_COLUMNS:
+            raw[c] = dates(df[c])
+            col[c] = masked(df[c], a)
+        elif c in ("phase_transfer_date", "phase_transfer_due", "transfer_out_move"):
+            col[c] = dates(df[c])  # planned dates: known in advance
     for c in CODE_COLUMNS:
-        col[c] = _codes(df[c], CATEGORIES[c])
+        col[c] = codes(df[c], CATEGORIES[c])
     for c in df.columns:
         if c.startswith("exception_"):
-            col[c] = _codes(df[c], _GROUNDS)
-    agreed = df["reassessment_agreed"].to_numpy(dtype="float64", na_value=np.nan)
+            col[c] = codes(df[c], GROUNDS)
     col["exported_present"] = df["exported_to"].notna().to_numpy()
     # a decision dated after as_of had not been made yet (replays)
     for code, date_col in (
@@ -211,34 +225,39 @@ def _prepare(caseload: Caseload, as_of: dt.date) -> dict[str, Any]:
     ):
         later = raw[date_col] > a
         col[code] = np.where(later, np.int8(CATEGORIES[code].index("A")), col[code]).astype(np.int8)
-    col["review_outcome"] = np.where(
-        raw["review_decision_letter"] > a, np.int8(-1), col["review_outcome"]
-    ).astype(np.int8)
-    agreed = np.where(raw["reassessment_decision_date"] > a, np.nan, agreed)
-    col["reassessment_agreed"] = agreed
+    agreed = df["reassessment_agreed"].to_numpy(dtype="float64", na_value=np.nan)
+    col["reassessment_agreed"] = np.where(raw["reassessment_decision_date"] > a, np.nan, agreed)
     return col
 
 
-def _review_anchor(col: Mapping[str, Any], conv: Conventions) -> Dates:
-    key = "review_decision_letter" if conv.review_anchor is ReviewAnchor.DECISION_LETTER else "review_meeting"
-    cache_key = f"_review_anchor_{key}"
-    if cache_key not in col:
-        last: Dates = col[key]
-        col[cache_key] = np.where(np.isnat(last), col["plan_start"], last)  # type: ignore[index]
-    anchor: Dates = col[cache_key]
-    return anchor
+def _advice_rows(caseload: Caseload, case_col: Mapping[str, Any], as_of: dt.date) -> Rows:
+    adv = caseload.advice
+    a = np.datetime64(as_of, "D")
+    pos = pd.Index(caseload.cases["case_ref"]).get_indexer(adv["case_ref"])
+    known = pos >= 0
+    sub = adv[known]
+    own: dict[str, Any] = {c: masked(sub[c], a) for c in ("requested", "received")}
+    own["exception"] = codes(sub["exception"], GROUNDS)
+    return Rows(
+        own,
+        n=len(sub),
+        case_index=pos[known].astype(np.int64),
+        instance=sub["provider"].to_numpy(dtype=object, na_value=""),
+        cases=case_col,
+    )
 
 
-def _resolve(name: str, col: Mapping[str, Any], conv: Conventions) -> Dates:
-    if name == "review_anchor":
-        return _review_anchor(col, conv)
-    if name == "review_anchor_before_transfer":
-        anchor = _review_anchor(col, conv)
-        t = col["transfer_in_date"]
-        after = ~np.isnat(anchor) & ~np.isnat(t) & (anchor >= t)
-        return np.where(after, col["plan_start"], anchor)
-    out: Dates = col[name]
-    return out
+# --- one rule ----------------------------------------------------------------------------------------
+
+
+def _resolve(
+    name: str, col: Mapping[str, Any], n: int
+) -> tuple[Dates, npt.NDArray[np.int8], tuple[str, ...]]:
+    """A date the rule names, which event each row's date is (index) and the event names."""
+    dates_: Dates = col[name]
+    if name + FROM in col:
+        return dates_, col[name + FROM], col[name + NAMES]
+    return dates_, np.zeros(n, dtype=np.int8), (name,)
 
 
 def _add(start: Dates, limit: Limit, counting: Counting, conv: Conventions) -> Dates:
@@ -257,8 +276,16 @@ def _add(start: Dates, limit: Limit, counting: Counting, conv: Conventions) -> D
     raise ValueError(f"cannot add a {limit.unit} limit")
 
 
-def _phase_due(col: Mapping[str, Any], conv: Conventions) -> tuple[Dates, Dates]:
-    """(due used, computed due) for reg 18; see :func:`ehcp_workflow.clocks.phase_transfer_due`."""
+def reg18_phase_transfer(
+    col: Mapping[str, Any], conv: Conventions
+) -> tuple[Dates, Dates, npt.NDArray[np.int8]]:
+    """SEND Regulations 2014 reg 18: (due used, computed due, which rule set it).
+
+    School phases: before 15 February of the transfer year (reg 18(1)(b)); secondary to post-16:
+    before 31 March (18(1)(a)); post-16 to post-16 at another time: 5 months before the transfer
+    (18(2)). A due date recorded on the case (SEN2 PhaseTransferDueDate) wins; the computed one is
+    kept beside it so a difference can be shown.
+    """
     kind = col["phase_transfer_type"]
     move: Dates = col["phase_transfer_date"]
     year = move.astype("datetime64[Y]")
@@ -270,47 +297,59 @@ def _phase_due(col: Mapping[str, Any], conv: Conventions) -> tuple[Dates, Dates]
         - back
     )
     five = cal.add_months_array(move, -5)
-    computed = np.select(
-        [code_in(kind, "phase_transfer_type", [k]) for k in ("school", "post16", "post16_other")],
-        [feb15, mar31, five],
-        NAT,
-    )
+    which = [code_in(kind, "phase_transfer_type", [k]) for k in PHASE_DUE_FROM[:3]]
+    computed = np.select(which, [feb15, mar31, five], NAT)
     computed = np.where(np.isnat(move), NAT, computed).astype("datetime64[D]")
     explicit: Dates = col["phase_transfer_due"]
     due = np.where(np.isnat(explicit), computed, explicit)
-    return due, computed
+    how = np.select(which, [np.int8(0), np.int8(1), np.int8(2)], np.int8(-1)).astype(np.int8)
+    how = np.where(np.isnat(explicit), how, np.int8(3)).astype(np.int8)
+    return due, computed, how
 
 
-def _condition(cond: Condition, col: Mapping[str, Any], conv: Conventions, end: Dates) -> Mask:
+def phase_transfer_due_date(
+    transfer_type: str | None, transfer_date: dt.date | None, due_date: dt.date | None, conv: Conventions
+) -> dt.date | None:
+    """:func:`reg18_phase_transfer` for one phase transfer (the SEN2 export's due date)."""
+    kinds = CATEGORIES["phase_transfer_type"]
+    col = {
+        "phase_transfer_type": np.array(
+            [kinds.index(transfer_type) if transfer_type in kinds else -1], np.int8
+        ),
+        "phase_transfer_date": np.array([transfer_date or NAT], dtype="datetime64[D]"),
+        "phase_transfer_due": np.array([due_date or NAT], dtype="datetime64[D]"),
+    }
+    due = reg18_phase_transfer(col, conv)[0][0]
+    return None if np.isnat(due) else due.astype(dt.date)
+
+
+def superseded_by_transfer_in_review(col: Mapping[str, Any]) -> Mask:
+    """SEND Regulations 2014 reg 15(5): the s.44 period running when a plan transferred in is
+    replaced by the new council's first review (the ``transfer_in_review`` clock)."""
+    t: Dates = col["transfer_in_date"]
+    start: Dates = col["review_anchor"]
+    end: Dates = col["next_review_anchor"]
+    held: Mask = ~np.isnat(t) & ~np.isnat(start) & (start < t) & (np.isnat(end) | (end >= t))
+    return held
+
+
+def _present(v: Any) -> Mask:
+    if v.dtype.kind == "M":
+        return np.asarray(~np.isnat(v), dtype=bool)
+    if v.dtype.kind == "f":
+        return np.asarray(~np.isnan(v), dtype=bool)
+    if v.dtype.kind == "b":
+        return np.asarray(v, dtype=bool)
+    return np.asarray(v >= 0, dtype=bool)
+
+
+def _condition(cond: Condition, col: Mapping[str, Any], end: Dates) -> Mask:
     if cond.rule == "superseded_by_transfer_in_review":
-        t = col["transfer_in_date"]
-        anchor = _review_anchor(col, conv)
-        held: Mask = ~np.isnat(t) & ~np.isnat(anchor) & (anchor < t)
-    elif cond.rule == "no_decision_to_amend":
-        meeting, letter, notice = (
-            col["review_meeting"],
-            col["review_decision_letter"],
-            col["amendment_notice"],
-        )
-        decided = (
-            code_in(col["review_outcome"], "review_outcome", ["A"])
-            & ~np.isnat(meeting)
-            & ~np.isnat(letter)
-            & (letter >= meeting)
-        )
-        sent = ~np.isnat(notice) & ~np.isnat(meeting) & (notice >= meeting)
-        held = ~(decided | sent)
+        held = superseded_by_transfer_in_review(col)
     else:
         assert cond.field is not None
         v = col["exported_present"] if cond.field == "exported_to" else col[cond.field]
-        if cond.field == "exported_to":
-            present = v
-        elif v.dtype.kind == "M":
-            present = ~np.isnat(v)
-        elif v.dtype.kind == "f":
-            present = ~np.isnan(v)
-        else:
-            present = v >= 0
+        present = _present(v)
         if cond.in_ is not None:
             held = code_in(v, cond.field, cond.in_)
         elif cond.present is not None:
@@ -322,44 +361,66 @@ def _condition(cond: Condition, col: Mapping[str, Any], conv: Conventions, end: 
     return np.asarray(held, dtype=bool)
 
 
+def _event(spec_field: str, when: Any, col: Mapping[str, Any]) -> Dates:
+    d: Dates = col[spec_field]
+    if when is not None:
+        d = np.where(code_in(col[when.field], when.field, when.in_), d, NAT)
+    return d
+
+
 def evaluate_rule(
     rule: ClockRule,
-    col: Mapping[str, Any],
+    col: Rows | Mapping[str, Any],
     *,
     as_of: dt.date,
     conventions: Conventions,
     unrecorded: frozenset[str],
     n: int,
+    exception_windows: Mapping[str, tuple[dt.date, dt.date]] | None = None,
 ) -> ClockArrays:
-    """One clock over every row of ``col`` (case columns, or advice columns for advice clocks)."""
+    """One clock over every row of ``col``."""
     conv = conventions
     a = np.datetime64(as_of, "D")
-    start = _resolve(rule.starts, col, conv)
+    start, start_from, start_names = _resolve(rule.starts, col, n)
     computed = np.full(n, NAT)
+    due_from = np.zeros(n, dtype=np.int8)
+    due_base: Dates | None = None
     phase = rule.limit.unit is Unit.RULE
     if phase:
-        due, computed = _phase_due(col, conv)
+        due, computed, due_from = reg18_phase_transfer(col, conv)
         move: Dates = col["phase_transfer_date"]
         base = np.where(np.isnat(move), due, move)
-        start = cal.add_months_array(base, -12)
+        start = cal.add_months_array(base, -12)  # "within 12 months of a transfer"
+        start_from = np.zeros(n, dtype=np.int8)
+        start_names = ("transfer date less 12 months",)
     end = np.full(n, NAT)
+    end_names = (
+        _resolve(rule.ends.field, col, 0)[2][0] if rule.ends else "",
+        rule.stops.field if rule.stops else "",
+        rule.cut_short_by.field if rule.cut_short_by else "",
+    )
     if rule.ends is not None:
-        end = _resolve(rule.ends.field, col, conv).copy()
-        if rule.ends.when is not None:
-            w = rule.ends.when
-            end = np.where(code_in(col[w.field], w.field, w.in_), end, NAT)
+        end = _event(rule.ends.field, rule.ends.when, col).copy()
         if rule.ends.after_start_only:
             end = np.where(np.isnat(start) | (end < start), NAT, end)
 
     if not phase:
         due = _add(start, rule.limit, rule.counting, conv)
-        if rule.rule == "reg15_move_day":
+        if rule.rule == "reg15_move_day":  # reg 15(2): known 15 working days ahead, due on the move
             mv: Dates = col["transfer_out_move"]
-            due = np.where(~np.isnat(mv) & (due < mv), mv, due)
-        for extra in rule.later_of:
-            assert extra.from_ is not None
-            other = _add(_resolve(extra.from_, col, conv), extra, Counting.WITHIN, conv)
-            due = np.where(~np.isnat(other) & (other > due), other, due)
+            moved = ~np.isnat(mv) & (due < mv)
+            due = np.where(moved, mv, due)
+            due_from = np.where(moved, DUE_MOVE_DAY, due_from).astype(np.int8)
+        if rule.later_of:
+            due_base = start.copy()
+        for k, extra in enumerate(rule.later_of, start=1):
+            assert extra.from_ is not None and due_base is not None
+            other_start = col[extra.from_]
+            other = _add(other_start, extra, Counting.WITHIN, conv)
+            later = ~np.isnat(other) & (other > due)
+            due = np.where(later, other, due)
+            due_from = np.where(later, np.int8(k), due_from).astype(np.int8)
+            due_base = np.where(later, other_start, due_base)
 
     reasons: list[str] = [""]
     conds: list[Mask] = []
@@ -370,28 +431,32 @@ def evaluate_rule(
         conds.append(mask)
         choices.append(_S[status])
         if reason:
-            reasons.append(reason)
-            rcodes.append(len(reasons) - 1)
+            if reason not in reasons:
+                reasons.append(reason)
+            rcodes.append(reasons.index(reason))
         else:
             rcodes.append(0)
         return len(conds) - 1
 
-    exception_rows: list[int] = []
     for cond in rule.not_applicable_when:
-        add(_condition(cond, col, conv, end), Status.NOT_APPLICABLE, f"Not applicable: {cond.reason}.")
-    ends_unrecorded = rule.ends is not None and rule.ends.field in unrecorded
-    add(
-        np.full(n, ends_unrecorded),
-        Status.NOT_APPLICABLE,
-        f"Not applicable: the source does not record {rule.ends.field if rule.ends else ''}.",
-    )
+        add(_condition(cond, col, end), Status.NOT_APPLICABLE, f"Not applicable: {cond.reason}.")
+    if rule.ends is not None and rule.ends.field in unrecorded:
+        add(
+            np.ones(n, dtype=bool),
+            Status.NOT_APPLICABLE,
+            f"Not applicable: the source does not record {rule.ends.field}, so this clock cannot be judged.",
+        )
+    for bad in rule.invalid_when:
+        held = code_in(col[bad.field], bad.field, bad.in_) & np.isnat(col[bad.without])
+        add(held, Status.INVALID, f"Cannot evaluate: {bad.reason}.")
     no_start = np.isnat(start)
     if phase:
         described = ~np.isnat(col["phase_transfer_date"]) | (col["phase_transfer_type"] >= 0)
         add(
             np.isnat(due) & described,
             Status.INVALID,
-            "Cannot evaluate: a phase transfer needs both its type and its transfer date (or a due date).",
+            "Cannot evaluate: a phase transfer needs both its type and its transfer date "
+            "(or an explicit due date).",
         )
         add(np.isnat(due), Status.NOT_APPLICABLE, "Not applicable: no phase transfer recorded.")
     else:
@@ -399,28 +464,43 @@ def evaluate_rule(
             add(
                 no_start & ~np.isnat(end),
                 Status.INVALID,
-                f"Cannot evaluate: the end is recorded but {rule.starts} is not.",
+                f"Cannot evaluate: {end_names[0]} is recorded but {start_names[0]} is not.",
             )
-        add(no_start, Status.NOT_APPLICABLE, f"Not applicable: no {rule.starts} (the clock has not started).")
-    add(~np.isnat(end) & (end < start), Status.INVALID, "Cannot evaluate: the end is before the start.")
+        add(
+            no_start,
+            Status.NOT_APPLICABLE,
+            f"Not applicable: no {start_names[0]} (the clock has not started).",
+        )
+    add(~np.isnat(end) & (end < start), Status.INVALID, END_BEFORE_START)
 
     exc = np.full(n, -1, dtype=np.int8)
+    exception_rows: list[int] = []
     column = rule.exception_column
     if column is not None and column in col:
         exc = col[column]
-        accepted = [i for i, g in enumerate(_GROUNDS) if g in rule.grounds_accepted()]
-        g_idx = _GROUNDS.index("g")
-        in_covid = (due >= np.datetime64(COVID_WINDOW[0], "D")) & (due <= np.datetime64(COVID_WINDOW[1], "D"))
-        ok = np.isin(exc, accepted) & ((exc != g_idx) | in_covid)
-        exception_rows.append(
-            add(
-                (exc >= 0) & ~ok,
-                Status.INVALID,
-                f"Cannot evaluate: the exception ground does not disapply {rule.regulation}.",
-            )
-        )
+        accepted = [i for i, g in enumerate(GROUNDS) if g in rule.grounds_accepted()]
+        ok = np.isin(exc, accepted)
+        for ground, (lo, hi) in (exception_windows or {}).items():
+            inside = (due >= np.datetime64(lo, "D")) & (due <= np.datetime64(hi, "D"))
+            ok &= (exc != GROUNDS.index(ground)) | inside
+        exception_rows.append(add((exc >= 0) & ~ok, Status.INVALID, BAD_GROUND))
         exception_rows.append(add(exc >= 0, Status.EXCEPTED, ""))
     has_end = ~np.isnat(end)
+    end_from = np.zeros(n, dtype=np.int8)
+    if rule.cut_short_by is not None:  # a window the council closed early (reg 13(1))
+        cut = _event(rule.cut_short_by.field, rule.cut_short_by.when, col)
+        early = ~has_end & ~np.isnat(cut) & ~no_start & (cut >= start) & (cut <= due)
+        end = np.where(early, cut, end)
+        end_from = np.where(early, END_CUT_SHORT, end_from).astype(np.int8)
+        add(early, Status.CUT_SHORT, "")
+    if rule.stops is not None:  # still running when the case moved on: late once, at that date
+        stop = _event(rule.stops.field, rule.stops.when, col)
+        stopped = ~has_end & ~np.isnat(stop) & ~no_start & (stop >= start)
+        add(stopped & (stop <= due), Status.NOT_APPLICABLE, f"Not applicable: {rule.stops.early}.")
+        late_stop = stopped & (stop > due)
+        end = np.where(late_stop, stop, end)
+        end_from = np.where(late_stop, END_STOPPED, end_from).astype(np.int8)
+        add(late_stop, Status.LATE, "")
     add(has_end & (end <= due), Status.MET, "")
     add(has_end, Status.LATE, "")
     add(a > due, Status.MET if rule.kind is Kind.WINDOW else Status.OVERDUE, "")
@@ -430,7 +510,7 @@ def evaluate_rule(
     status = np.array([*choices, _S[Status.PENDING]], dtype=np.int8)[which]
     reason = np.array([*rcodes, 0], dtype=np.int8)[which]
 
-    # which dates each outcome reports (the same as the per-case evaluator)
+    # which dates each outcome reports
     na = status == _S[Status.NOT_APPLICABLE]
     invalid_no_start = (status == _S[Status.INVALID]) & no_start & ~phase
     phase_invalid = (status == _S[Status.INVALID]) & np.isnat(due) & phase
@@ -440,8 +520,12 @@ def evaluate_rule(
     start = np.where(invalid_no_start, NAT, start)
     computed = np.where(blank_due, NAT, computed)
     exception = np.where(np.isin(which, exception_rows), exc, -1)
+    case_index = getattr(col, "case_index", None)
+    instance = getattr(col, "instance", None)
     return ClockArrays(
         rule=rule,
+        case_index=np.arange(n, dtype=np.int64) if case_index is None else case_index,
+        instance=np.full(n, "", dtype=object) if instance is None else instance,
         start=start,
         due=due,
         computed_due=computed,
@@ -450,6 +534,12 @@ def evaluate_rule(
         reason=reason,
         reasons=tuple(reasons),
         exception=exception.astype(np.int8),
+        start_from=start_from,
+        start_names=start_names,
+        due_from=due_from,
+        end_from=end_from,
+        end_names=end_names,
+        due_base=due_base,
     )
 
 
@@ -460,35 +550,33 @@ def evaluate_caseload(
     as_of: dt.date,
     conventions: Conventions = DEFAULT_CONVENTIONS,
 ) -> Evaluation:
-    """Every clock of every case in ``caseload`` at ``as_of``."""
+    """Every clock of every case in ``caseload`` at ``as_of``, one instance per row of its ``per``."""
     n = len(caseload.cases)
     col = _prepare(caseload, as_of)
+    history = review_history(caseload, col, as_of=as_of, conv=conventions)
+    case_rows = Rows(col, n=n, case_index=np.arange(n, dtype=np.int64), instance=np.full(n, "", dtype=object))
+    rows: dict[str, Rows] = {
+        "case": case_rows,
+        "review": history.cycles,
+        "review_period": history.periods,
+    }
+    windows = {w.ground: (w.from_, w.to) for w in catalogue.exception_windows}
     clocks: dict[str, ClockArrays] = {}
-    advice_clock: ClockArrays | None = None
-    adv = caseload.advice
-    a = np.datetime64(as_of, "D")
-    advice_index = np.zeros(0, dtype=np.int64)
-    providers = np.zeros(0, dtype=object)
     for rule in catalogue.clocks:
         if rule.per == "advice_request":
             if "advice" in caseload.unrecorded:
                 continue
-            pos = pd.Index(caseload.cases["case_ref"]).get_indexer(adv["case_ref"])
-            known = pos >= 0
-            advice_index = pos[known].astype(np.int64)
-            sub = adv[known]
-            providers = sub["provider"].to_numpy(dtype=object, na_value="")
-            acol: dict[str, Any] = {}
-            for c in ("requested", "received"):
-                d = _dates(sub[c])
-                acol[c] = np.where(d > a, NAT, d)
-            acol["exception"] = _codes(sub["exception"], _GROUNDS)
-            advice_clock = evaluate_rule(
-                rule, acol, as_of=as_of, conventions=conventions, unrecorded=frozenset(), n=len(sub)
-            )
-            continue
+            if "advice_request" not in rows:
+                rows["advice_request"] = _advice_rows(caseload, col, as_of)
+        r = rows[rule.per]
         clocks[rule.id] = evaluate_rule(
-            rule, col, as_of=as_of, conventions=conventions, unrecorded=caseload.unrecorded, n=n
+            rule,
+            r,
+            as_of=as_of,
+            conventions=conventions,
+            unrecorded=caseload.unrecorded,
+            n=r.n,
+            exception_windows=windows,
         )
     open_, weeks, band = backlog_arrays(
         caseload.cases, col, as_of=as_of, thresholds=conventions.band_thresholds
@@ -497,10 +585,8 @@ def evaluate_caseload(
         as_of=as_of,
         cases=caseload.cases,
         clocks=clocks,
-        advice_clock=advice_clock,
-        advice_case_index=advice_index,
-        advice_provider=providers,
         open=open_,
         weeks_waiting=weeks,
         band=band,
+        conventions=conventions,
     )

@@ -1,4 +1,5 @@
-"""The two evaluators are one set of rules: per case (pendulum) and vectorised (numpy) must agree.
+"""The engine (vectorised, numpy) and the oracle (per case, pendulum; tests/oracle.py) must agree on
+every date, status and reason, review histories included.
 
 Random caseloads lean on the dates that break date code (29 February, month ends, year ends, the
 coronavirus window, Christmas), on every outcome code, on exceptions valid and invalid, on missing
@@ -16,7 +17,6 @@ from hypothesis import strategies as st
 
 from ehcp_workflow import caseload as cl
 from ehcp_workflow.catalogue import load_catalogue
-from ehcp_workflow.clocks import evaluate_caseload_per_case, evaluations_frame
 from ehcp_workflow.conventions import (
     Conventions,
     MonthReading,
@@ -25,6 +25,7 @@ from ehcp_workflow.conventions import (
     WeekCounting,
 )
 from ehcp_workflow.vectorised import evaluate_caseload
+from tests.oracle import evaluate_caseload_per_case, evaluations_frame
 
 CATALOGUE = load_catalogue()
 
@@ -94,10 +95,22 @@ def caseloads(draw: st.DrawFn) -> cl.Caseload:
     unrecorded = frozenset(
         draw(st.sets(st.sampled_from(["review_report_sent", "amended_plan_issued", "advice"])))
     )
+    reviews = [
+        {
+            "case_ref": f"c{draw(st.integers(0, n - 1))}",
+            **{c: draw(dates) for c in cl.REVIEW_DATE_COLUMNS},
+            "review_outcome": draw(st.sampled_from([None, "A", "C", "M"])),
+        }
+        for _ in range(draw(st.integers(0, 10)))
+    ]
+    history = draw(st.booleans())  # a store's history, or the snapshot a one-row file gives
     return cl.Caseload(
         cases=cl.normalise_cases(pd.DataFrame(rows)),
         advice=cl.normalise_advice(pd.DataFrame(advice, columns=list(cl.ADVICE_COLUMNS))),
         unrecorded=unrecorded,
+        reviews=cl.normalise_reviews(pd.DataFrame(reviews, columns=list(cl.REVIEW_COLUMNS)))
+        if history
+        else None,
     )
 
 
@@ -114,6 +127,7 @@ COMPARED = [
     "exception",
     "weeks_waiting",
     "band",
+    "reason",
 ]
 
 

@@ -40,9 +40,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from ehcp_workflow.caseload import Caseload
-    from ehcp_workflow.clocks import CaseEvaluation, ClockResult
     from ehcp_workflow.db import CaseRecord, Event
     from ehcp_workflow.db.fields import FieldValue
+    from ehcp_workflow.explain import CaseExplanation, ClockExplanation
     from ehcp_workflow.settings import Settings
 
 case_app = typer.Typer(
@@ -91,7 +91,7 @@ def show(
     _print_events(events)
 
 
-def _print_header(caseload: Caseload, ev: CaseEvaluation) -> None:
+def _print_header(caseload: Caseload, ev: CaseExplanation) -> None:
     from ehcp_workflow.caseload import records
 
     case = records(caseload.cases)[0]
@@ -128,7 +128,7 @@ def _print_header(caseload: Caseload, ev: CaseEvaluation) -> None:
         out.print("Backlog: not an open request at this date (decided, withdrawn, or not yet received).")
 
 
-def _print_clocks(ev: CaseEvaluation) -> None:
+def _print_clocks(ev: CaseExplanation) -> None:
     from ehcp_workflow.output import short_regulation
 
     table = Table(title="Clocks", header_style="bold", title_justify="left")
@@ -151,11 +151,11 @@ def _print_clocks(ev: CaseEvaluation) -> None:
     out.print(table)
 
 
-def _label(r: ClockResult) -> str:
+def _label(r: ClockExplanation) -> str:
     return f"{r.clock} ({r.instance})" if r.instance else r.clock
 
 
-def _print_explanations(ev: CaseEvaluation) -> None:
+def _print_explanations(ev: CaseExplanation) -> None:
     out.print(Text("Why each date is what it is", style="bold"))
     idle = [r for r in ev.clocks if r.status is Status.NOT_APPLICABLE]
     for r in ev.clocks:
@@ -478,8 +478,8 @@ def _apply(
     return [e for e in case_events(session, case_ref) if e.id not in seen]
 
 
-def _clock_keys(ev: CaseEvaluation) -> dict[tuple[str, str, int], ClockResult]:
-    keyed: dict[tuple[str, str, int], ClockResult] = {}
+def _clock_keys(ev: CaseExplanation) -> dict[tuple[str, str, int], ClockExplanation]:
+    keyed: dict[tuple[str, str, int], ClockExplanation] = {}
     for r in ev.clocks:
         n = 0
         while (r.clock, r.instance, n) in keyed:
@@ -488,16 +488,16 @@ def _clock_keys(ev: CaseEvaluation) -> dict[tuple[str, str, int], ClockResult]:
     return keyed
 
 
-def _print_clock_changes(before: CaseEvaluation, after: CaseEvaluation) -> None:
+def _print_clock_changes(before: CaseExplanation, after: CaseExplanation) -> None:
     old, new = _clock_keys(before), _clock_keys(after)
 
-    def state(r: ClockResult | None) -> Text:
+    def state(r: ClockExplanation | None) -> Text:
         if r is None:
             return Text(MISSING)
         due = f" (due {r.due_date.isoformat()})" if r.due_date else ""
         return Text(r.status.value + due, style=STATUS_STYLE.get(r.status.value, ""))
 
-    def same(a: ClockResult | None, b: ClockResult | None) -> bool:
+    def same(a: ClockExplanation | None, b: ClockExplanation | None) -> bool:
         if a is None or b is None:
             return a is b
         if a.status is Status.NOT_APPLICABLE and b.status is Status.NOT_APPLICABLE:

@@ -16,6 +16,8 @@ from ehcp_workflow.statuses import Status
 if TYPE_CHECKING:  # pandas and the engine load inside the command: `ehcp --help` stays fast
     import pandas as pd
 
+    from ehcp_workflow.vectorised import Evaluation
+
 TABLE_COLUMNS = (
     "person_ref",
     "clock",
@@ -47,7 +49,9 @@ def clocks(
     clock: Annotated[
         list[str] | None, typer.Option("--clock", "-c", help="Only these clocks (repeatable)")
     ] = None,
-    explain: Annotated[bool, typer.Option(help="Add each clock's explanation (slower: per case)")] = False,
+    explain: Annotated[
+        bool, typer.Option(help="Add each clock's explanation (rule, dates, limit, convention, reason)")
+    ] = False,
     accept_valid: Annotated[
         bool, typer.Option(help="Evaluate the valid cases and report the rest, instead of refusing the file")
     ] = False,
@@ -76,7 +80,7 @@ def clocks(
     evaluation = evaluate_caseload(caseload, catalogue, as_of=day, conventions=settings.conventions)
     frame = evaluation.to_frame(clocks=clock, statuses=status)
     if explain:
-        frame = _with_explanations(frame, caseload, catalogue, day, settings)
+        frame = _with_explanations(frame, evaluation)
     if fmt is Format.csv:
         write_csv(frame, sys.stdout)
     elif fmt is Format.json:
@@ -87,13 +91,11 @@ def clocks(
         err.print(f"{len(caseload)} case(s), {len(frame)} clock row(s).", style="dim")
 
 
-def _with_explanations(frame: pd.DataFrame, caseload, catalogue, day, settings) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    from ehcp_workflow.clocks import evaluate_caseload_per_case
+def _with_explanations(frame: pd.DataFrame, evaluation: Evaluation) -> pd.DataFrame:
+    """The explanation of each row, derived from the same evaluation (one engine)."""
+    from ehcp_workflow.explain import explain
 
-    texts: dict[tuple[str, str, str], str] = {}
-    for ev in evaluate_caseload_per_case(caseload, catalogue, as_of=day, conventions=settings.conventions):
-        for r in ev.clocks:
-            texts[(r.case_ref, r.clock, r.instance)] = " ".join(r.explanation)
+    texts = {(r.case_ref, r.clock, r.instance): " ".join(r.explanation) for r in explain(evaluation)}
     frame = frame.copy()
     frame["explanation"] = [
         texts.get((c, k, i), "")

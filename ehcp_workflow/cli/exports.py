@@ -174,7 +174,7 @@ def _count_rows(evaluation: Any, clocks: list[str] | None, statuses: list[Status
 
     wanted = set(clocks) if clocks else None
     codes = np.array([STATUS_CODE[s] for s in statuses], dtype=np.int8) if statuses else None
-    arrays = [*evaluation.clocks.values(), *([evaluation.advice_clock] if evaluation.advice_clock else [])]
+    arrays = list(evaluation.clocks.values())
     total = 0
     for a in arrays:
         if wanted is not None and a.rule.id not in wanted:

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from ehcp_workflow.caseload import Caseload
-    from ehcp_workflow.clocks import CaseEvaluation
     from ehcp_workflow.db import Event
     from ehcp_workflow.db.fields import FieldValue
+    from ehcp_workflow.explain import CaseExplanation
     from ehcp_workflow.settings import Settings
 
 #: Exit code when the database itself is the problem at run time (locked, connection lost).
@@ -191,22 +191,14 @@ def load_case(engine: Engine, case_ref: str) -> Caseload:
     return caseload
 
 
-def evaluate_one(caseload: Caseload, as_of: dt.date, settings: Settings) -> CaseEvaluation:
-    """The per-case evaluator (with explanations) over a one-case caseload."""
-    from ehcp_workflow.caseload import records
+def evaluate_one(caseload: Caseload, as_of: dt.date, settings: Settings) -> CaseExplanation:
+    """The engine over a one-case caseload, explained (the nightly's evaluator, not a second one)."""
     from ehcp_workflow.catalogue import load_catalogue
-    from ehcp_workflow.clocks import evaluate_case
+    from ehcp_workflow.explain import explain_case
+    from ehcp_workflow.vectorised import evaluate_caseload
 
-    case = records(caseload.cases)[0]
-    advice = records(caseload.advice) if "advice" not in caseload.unrecorded else []
-    return evaluate_case(
-        case,
-        load_catalogue(),
-        as_of=as_of,
-        advice=advice,
-        conventions=settings.conventions,
-        unrecorded=caseload.unrecorded,
-    )
+    evaluation = evaluate_caseload(caseload, load_catalogue(), as_of=as_of, conventions=settings.conventions)
+    return explain_case(evaluation, 0)
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from ehcp_workflow.clocks import phase_transfer_due
 from ehcp_workflow.conventions import Conventions
 from ehcp_workflow.exporters.sen2_layout import Layout, Period
 from ehcp_workflow.exporters.sen2_store import StoredCase, StoredReview, StoredTransfer
+from ehcp_workflow.vectorised import phase_transfer_due_date
 
 #: Scope reasons, in the order they are reported.
 ACTIVE_PLAN = "active plan at census"
@@ -245,12 +245,7 @@ def _phase_transfer(transfers: list[StoredTransfer], ctx: Context) -> tuple[date
     last = date(p.year, 12, 31)
     best: tuple[date, int, date | None] | None = None
     for t in transfers:
-        case = {
-            "phase_transfer_type": t.transfer_type,
-            "phase_transfer_date": t.transfer_date,
-            "phase_transfer_due": t.due_date,
-        }
-        due = phase_transfer_due(case, ctx.conventions)[0]
+        due = phase_transfer_due_date(t.transfer_type, t.transfer_date, t.due_date, ctx.conventions)
         if due is None or not p.start <= due <= last:
             continue
         if best is None or (due, t.seq) > (best[0], best[1]):

@@ -49,7 +49,7 @@ def summary_counts(evaluation: Evaluation, conventions: Conventions) -> WeeklySu
             hit = arrs.status == code
             if not hit.any():
                 continue
-            names, counts = np.unique(teams[hit].astype(str), return_counts=True)
+            names, counts = np.unique(teams[arrs.case_index[hit]].astype(str), return_counts=True)
             for name, n in zip(names, counts, strict=True):
                 if target == "overdue":
                     overdue.setdefault(str(name), {})[cid] = int(n)

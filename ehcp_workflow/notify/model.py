@@ -38,6 +38,8 @@ class AlertKind(StrEnum):
     BAND_CROSSED_100 = "band_crossed_100"
     #: The clock could not be evaluated from the data. Never silenced: bad data hides breaches.
     INVALID = "invalid"
+    #: A window owed to the family was closed early (a final plan inside reg 13(1)'s 15 days).
+    CUT_SHORT = "cut_short"
     #: An alert could not be delivered after N attempts; told to managers so silence is visible.
     DELIVERY_FAILING = "delivery_failing"
 
@@ -45,7 +47,7 @@ class AlertKind(StrEnum):
 #: Kinds that warn before a due date; the number is the threshold that triggered the alert.
 DUE_SOON_KINDS = frozenset({AlertKind.DUE_IN_14, AlertKind.DUE_IN_7, AlertKind.DUE_IN_2})
 #: Kinds of a breach (new or continuing).
-BREACH_KINDS = frozenset({AlertKind.OVERDUE, AlertKind.STILL_OVERDUE})
+BREACH_KINDS = frozenset({AlertKind.OVERDUE, AlertKind.STILL_OVERDUE, AlertKind.CUT_SHORT})
 #: Kinds of a waiting-time band crossing, with the band's threshold in weeks.
 BAND_KINDS: dict[AlertKind, int] = {
     AlertKind.BAND_CROSSED_30: 30,
@@ -53,7 +55,9 @@ BAND_KINDS: dict[AlertKind, int] = {
     AlertKind.BAND_CROSSED_100: 100,
 }
 #: Kinds that managers are told about the day they happen (the escalation message).
-ESCALATION_KINDS = frozenset({AlertKind.OVERDUE, AlertKind.INVALID, AlertKind.DELIVERY_FAILING, *BAND_KINDS})
+ESCALATION_KINDS = frozenset(
+    {AlertKind.OVERDUE, AlertKind.CUT_SHORT, AlertKind.INVALID, AlertKind.DELIVERY_FAILING, *BAND_KINDS}
+)
 
 
 class Severity(StrEnum):

@@ -265,8 +265,8 @@ KPI_INFO: Final[Mapping[str, KpiInfo]] = {
         KpiInfo(
             "review_decisions",
             "Review decisions, and % within 4 weeks of the meeting",
-            "Review decision letters sent in the month; within 4 weeks of the review meeting. Only each "
-            "plan's latest review is held, so months long past undercount.",
+            "Review decision letters sent in the month, every review cycle counted; within 4 weeks of "
+            "the review meeting.",
             "SEND Regs 2014 reg 20(10)/21; DfE number_decsion_4weeks; Kingston 2021 "
             "'% of AR decisions made in 4 weeks'.",
             "flow",
@@ -276,7 +276,7 @@ KPI_INFO: Final[Mapping[str, KpiInfo]] = {
             "amended_plans",
             "Final amended plans, and % within 8 weeks of the amendment notice",
             "Final amended plans (or notices not to amend) issued in the month; within 8 weeks of the "
-            "proposed amendments. Only each plan's latest amendment is held, so months long past undercount.",
+            "proposed amendments; every review cycle's amendment counted.",
             "SEND Regs 2014 reg 22(3)-(4); Kingston 2021 '% of Final amended plans issued within 8 weeks'.",
             "flow",
             "Annual reviews",
@@ -449,6 +449,7 @@ def _on_time_table(
     done, within = names
     clock = evaluation.clocks[clock_id]
     team, teams = _teams(evaluation.cases)
+    team = team[clock.case_index]  # one row per cycle instance (every review of the month counts)
     t = _timeliness(clock)
     f = _tabulate(clock.end, team, {done: t.completed, within: t.on_time}, months, teams, by_group=by_team)
     f[f"pct_{within}"] = _pct(f[within], f[done])
@@ -889,7 +890,7 @@ def advice_timeliness(
         t = _Timeliness(np.zeros(0, bool), np.zeros(0, bool), np.zeros(0, bool))
         overdue = np.zeros(0, dtype=bool)
     else:
-        raw = np.asarray(evaluation.advice_provider, dtype=object)
+        raw = np.asarray(clock.instance, dtype=object)
         provider = np.where(pd.isna(raw) | (raw == ""), "unknown", raw).astype(object)
         end = clock.end
         t = _timeliness(clock)
@@ -932,8 +933,8 @@ def annual_reviews_in_time(evaluation: Evaluation, *, by_team: bool = True) -> p
     Definition: plans the ``annual_review`` clock applies to (a plan, not ceased: status pending, due
     soon or overdue); reviewed within 12 months = not ``overdue`` (the s.44 due date, 12 months from
     the last review decision or the plan's start by the council's anchor convention, is not past).
-    Only a snapshot: the caseload holds each plan's *latest* review, not the one before, so whether
-    a past review was itself held within 12 months of its predecessor cannot be known.
+    Each plan has one running period (the periods before it are closed: met or late), so this is
+    one row per active plan.
     Regulation: CFA 2014 s.44(1). DfE: none. Seed wording: Kingston 2021 "% of annual review held
     with[in] 12 months (Stat time frame)".
     Columns: ``plans_requiring_review``, ``reviewed_within_12_months``, ``pct_reviewed_within_12_months``,
@@ -941,6 +942,7 @@ def annual_reviews_in_time(evaluation: Evaluation, *, by_team: bool = True) -> p
     """
     clock = evaluation.clocks["annual_review"]
     team, teams = _teams(evaluation.cases)
+    team = team[clock.case_index]  # one row per s.44 period
     active = np.isin(clock.status, _RUNNING)
     overdue = clock.status == _OVERDUE
     rows = []
@@ -968,9 +970,8 @@ def review_decisions(evaluation: Evaluation, months: pd.PeriodIndex, *, by_team:
 
     Definition: clock ``review_decision`` completed (the decision letter to maintain, amend or cease,
     dated in the month, after the meeting); within 4 weeks = on or before the engine's due date.
-    No exception grounds apply (rules §2.1), so there is one measure. The caseload holds each plan's
-    *latest* review only, so a month's count falls as its reviews are superseded by later ones: the
-    recent months are complete, a year back they undercount (the same holds for amended plans).
+    No exception grounds apply (rules §2.1), so there is one measure. Every review cycle counts in
+    the month of its decision letter: the history keeps each cycle, so past months do not undercount.
     Regulation: SEND Regs 2014 reg 20(10) / reg 21. DfE: ``number_decsion_4weeks`` [sic] ("outcome of
     review communicated within 4 weeks"). Seed wording: Kingston 2021 "% of AR decisions made in 4
     weeks (Stat time frame)" (49%, 54%, 57%).
@@ -985,8 +986,8 @@ def amended_plans(evaluation: Evaluation, months: pd.PeriodIndex, *, by_team: bo
     """Final amended plans, and % issued within 8 weeks of the amendment notice.
 
     Definition: clock ``amended_plan`` completed (final amended plan, or notice not to amend, issued
-    in the month); within 8 weeks = on or before the engine's due date (notice + 8 weeks). Only the
-    latest amendment of each plan is held: older months undercount (see :func:`review_decisions`).
+    in the month); within 8 weeks = on or before the engine's due date (notice + 8 weeks). One row
+    per review cycle, so every amendment counts in its month.
     Regulation: SEND Regs 2014 reg 22(3)-(4). DfE: none. Seed wording: Kingston 2021 "% of Final
     amended plans issued within 8 weeks of draft. (Stat time frame)" (83%, 80%, 83%).
     Columns: ``amended_plans``, ``within_8_weeks``, ``pct_within_8_weeks``.
@@ -1007,6 +1008,7 @@ def overdue_reviews(evaluation: Evaluation, *, by_team: bool = True) -> pd.DataF
     """
     clock = evaluation.clocks["annual_review"]
     team, teams = _teams(evaluation.cases)
+    team = team[clock.case_index]  # one row per s.44 period
     overdue = clock.status == _OVERDUE
     days = np.where(
         overdue, (_day(evaluation.as_of) - clock.due).astype("timedelta64[D]").astype(np.int64), -1

@@ -1,8 +1,9 @@
-"""Per-case evaluation of every statutory clock, with an explanation a caseworker can read.
+"""The oracle: an independent per-case reading of ``config/clocks.yaml``, for tests only.
 
-This is the reference reading of ``config/clocks.yaml``: plain Python over one case, with pendulum
-date arithmetic (:mod:`ehcp_workflow.calendar`). :mod:`ehcp_workflow.vectorised` computes the same
-answers over a whole caseload with numpy; a property test holds them to each other.
+Plain Python over one case and its history (review cycles, advice requests), with pendulum date
+arithmetic (:mod:`ehcp_workflow.calendar`). The product runs one evaluator,
+:mod:`ehcp_workflow.vectorised`; this second reading, written separately, is what the property test
+(tests/test_agreement.py) and the golden tests hold it to, dates, statuses and reasons alike.
 
 Pure: no database, no Prefect, no clock. "Today" is the ``as_of`` argument, and anything dated after
 ``as_of`` is treated as not yet having happened, so evaluating a past date replays that night.
@@ -32,8 +33,16 @@ from ehcp_workflow.conventions import (
 from ehcp_workflow.statuses import Status
 
 #: The coronavirus exception (ground g) covers limits falling 1 May to 25 September 2020 inclusive
-#: (SI 2020/471; statutory-rules §2.1 (g)).
+#: (SI 2020/471; statutory-rules §2.1 (g)). Written here again on purpose: the oracle does not read
+#: the catalogue's ``exception_windows``, so a wrong window there is caught.
 COVID_WINDOW = (dt.date(2020, 5, 1), dt.date(2020, 9, 25))
+REVIEW_DATES = (
+    "review_meeting",
+    "review_report_sent",
+    "review_decision_letter",
+    "amendment_notice",
+    "amended_plan_issued",
+)
 
 #: An outcome code only counts once its date has happened (replays of past dates).
 OUTCOME_DATE = {
@@ -99,26 +108,71 @@ def mask_case(case: Mapping[str, Any], as_of: dt.date) -> dict[str, Any]:
     return out
 
 
-def review_anchor(case: Mapping[str, Any], conv: Conventions) -> tuple[dt.date | None, str]:
-    """Date the current s.44 review period runs from, and which event that is."""
-    key = "review_decision_letter" if conv.review_anchor is ReviewAnchor.DECISION_LETTER else "review_meeting"
-    last = case.get(key)
-    if last is not None:
-        return last, key
-    return case.get("plan_start"), "plan_start"
+def anchor_key(conv: Conventions) -> str:
+    return (
+        "review_decision_letter" if conv.review_anchor is ReviewAnchor.DECISION_LETTER else "review_meeting"
+    )
+
+
+def review_cycles(reviews: Sequence[Mapping[str, Any]], as_of: dt.date) -> list[dict[str, Any]]:
+    """The case's review cycles as they stood at ``as_of``: later dates masked, cycles with nothing
+    yet dropped, in date order (earliest event of each cycle)."""
+    out: list[tuple[dt.date, int, dict[str, Any]]] = []
+    for k, row in enumerate(reviews):
+        cyc = {
+            c: (row.get(c) if row.get(c) is not None and row.get(c) <= as_of else None) for c in REVIEW_DATES
+        }
+        letter = row.get("review_decision_letter")
+        cyc["review_outcome"] = None if letter is not None and letter > as_of else row.get("review_outcome")
+        present = [d for d in (cyc[c] for c in REVIEW_DATES) if d is not None]
+        if present:
+            out.append((min(present), k, cyc))
+    out.sort(key=lambda t: (t[0], t[1]))
+    return [c for _, _, c in out]
+
+
+def transfer_anchors(case: dict[str, Any], cycles: Sequence[Mapping[str, Any]], conv: Conventions) -> None:
+    """reg 15(5): the last review anchor before a transfer in (else the plan's start), and the first
+    one on or after it; added to ``case`` (with ``@name`` entries saying which event)."""
+    key = anchor_key(conv)
+    t = case.get("transfer_in_date")
+    anchors = [c[key] for c in cycles if c.get(key) is not None]
+    before = [a for a in anchors if t is not None and a < t]
+    after = [a for a in anchors if t is not None and a >= t]
+    if before:
+        case["review_anchor_before_transfer"], case["review_anchor_before_transfer@name"] = max(before), key
+    else:
+        case["review_anchor_before_transfer"] = case.get("plan_start")
+        case["review_anchor_before_transfer@name"] = "plan_start"
+    case["first_review_after_transfer"] = min(after) if after else None
+    case["first_review_after_transfer@name"] = key
+
+
+def review_periods(
+    case: Mapping[str, Any], cycles: Sequence[Mapping[str, Any]], conv: Conventions
+) -> list[dict[str, Any]]:
+    """The s.44(1) periods: plan start to the first review's anchor, anchor to anchor, and the open one."""
+    key = anchor_key(conv)
+    anchors = sorted(c[key] for c in cycles if c.get(key) is not None)
+    starts = [(case.get("plan_start"), "plan_start"), *((a, key) for a in anchors)]
+    ends: list[dt.date | None] = [*anchors, None]
+    rows = []
+    for (start, name), end in zip(starts, ends, strict=True):
+        row = dict(case)
+        row.update(
+            {
+                "review_anchor": start,
+                "review_anchor@name": name,
+                "next_review_anchor": end,
+                "next_review_anchor@name": key,
+            }
+        )
+        rows.append(row)
+    return rows
 
 
 def _resolve(name: str, case: Mapping[str, Any], conv: Conventions) -> tuple[dt.date | None, str]:
-    if name == "review_anchor":
-        return review_anchor(case, conv)
-    if name == "review_anchor_before_transfer":
-        anchor, what = review_anchor(case, conv)
-        t = case.get("transfer_in_date")
-        if anchor is not None and t is not None and anchor >= t:
-            # the review since the transfer hides the one before it; fall back to the plan's start
-            return case.get("plan_start"), "plan_start"
-        return anchor, what
-    return case.get(name), name
+    return case.get(name), case.get(f"{name}@name", name)
 
 
 def _add(start: dt.date, limit: Limit, counting: Counting, conv: Conventions) -> dt.date:
@@ -183,20 +237,8 @@ def _condition_holds(
         return False
     if cond.rule == "superseded_by_transfer_in_review":
         t = case.get("transfer_in_date")
-        anchor, _ = review_anchor(case, conv)
-        return t is not None and anchor is not None and anchor < t
-    if cond.rule == "no_decision_to_amend":
-        meeting = case.get("review_meeting")
-        letter = case.get("review_decision_letter")
-        notice = case.get("amendment_notice")
-        decided_amend = (
-            case.get("review_outcome") == "A"
-            and meeting is not None
-            and letter is not None
-            and letter >= meeting
-        )
-        notice_sent = notice is not None and meeting is not None and notice >= meeting
-        return not (decided_amend or notice_sent)
+        start, stop = case.get("review_anchor"), case.get("next_review_anchor")
+        return t is not None and start is not None and start < t and (stop is None or stop >= t)
     assert cond.field is not None
     value = case.get(cond.field)
     if cond.in_ is not None:
@@ -204,6 +246,31 @@ def _condition_holds(
     if cond.present is not None:
         return (value is not None) == cond.present
     return value is not None and bool(value) == cond.is_
+
+
+def _event(field: str, when: Any, case: Mapping[str, Any]) -> dt.date | None:
+    if when is not None and case.get(when.field) not in when.in_:
+        return None
+    value: dt.date | None = case.get(field)
+    return value
+
+
+def _due(rule: ClockRule, start: dt.date, case: Mapping[str, Any], conv: Conventions) -> dt.date:
+    """The due date of a clock that has started (not reg 18's): the limit, the move day, later_of."""
+    due = _add(start, rule.limit, rule.counting, conv)
+    if rule.rule == "reg15_move_day":
+        move = case.get("transfer_out_move")
+        if move is not None and due < move:
+            due = move
+    for extra in rule.later_of:
+        assert extra.from_ is not None
+        other_start = case.get(extra.from_)
+        if other_start is None:
+            continue
+        other = _add(other_start, extra, Counting.WITHIN, conv)
+        if other > due:
+            due = other
+    return due
 
 
 def evaluate_clock(
@@ -216,7 +283,7 @@ def evaluate_clock(
     instance: str = "",
     ref: tuple[str, str] = ("", ""),
 ) -> ClockResult:
-    """Evaluate one clock against one (already masked) case or advice row."""
+    """Evaluate one clock against one (already masked) case, review, period or advice row."""
     conv = conventions
     case_ref, person_ref = ref
     why: list[str] = [f"{rule.title} ({rule.ref}): {rule.regulation}."]
@@ -249,10 +316,8 @@ def evaluate_clock(
     end: dt.date | None = None
     end_name = ""
     if rule.ends is not None:
-        end, end_name = _resolve(rule.ends.field, case, conv)
-        w = rule.ends.when
-        if w is not None and case.get(w.field) not in w.in_:
-            end = None
+        end_name = _resolve(rule.ends.field, case, conv)[1]
+        end = _event(rule.ends.field, rule.ends.when, case)
         if rule.ends.after_start_only and end is not None and (start is None or end < start):
             end = None
 
@@ -265,6 +330,16 @@ def evaluate_clock(
             f"Not applicable: the source does not record {rule.ends.field}, so this clock cannot be judged.",
             start_date=start,
         )
+    for bad in rule.invalid_when:
+        if case.get(bad.field) in bad.in_ and case.get(bad.without) is None:
+            shown = _due(rule, start, case, conv) if start is not None else None
+            return result(
+                Status.INVALID,
+                f"Cannot evaluate: {bad.reason}.",
+                start_date=start,
+                due_date=shown,
+                end_date=end,
+            )
 
     if rule.limit.unit is Unit.RULE:
         if due is None:
@@ -277,44 +352,18 @@ def evaluate_clock(
                 )
             return result(Status.NOT_APPLICABLE, "Not applicable: no phase transfer recorded.")
         why.append(f"Due {cal.format_date(due)}: {how}.")
-        if computed is not None and computed != due:
-            why.append(f"The rules give {cal.format_date(computed)}; the recorded due date is used.")
     else:
         if start is None:
             if end is not None and not (rule.ends and rule.ends.after_start_only):
                 return result(
                     Status.INVALID,
-                    f"Cannot evaluate: {end_name} is recorded but {start_name} is not.",
+                    f"Cannot evaluate: {end_name} is recorded but {rule.starts} is not.",
                     end_date=end,
                 )
             return result(
-                Status.NOT_APPLICABLE, f"Not applicable: no {start_name} (the clock has not started)."
+                Status.NOT_APPLICABLE, f"Not applicable: no {rule.starts} (the clock has not started)."
             )
-        due = _add(start, rule.limit, rule.counting, conv)
-        why.append(
-            f"Starts {cal.format_date(start)} ({start_name}); "
-            f"{_describe_limit(rule.limit, rule.counting, conv)} gives {cal.format_date(due)}."
-        )
-        if rule.rule == "reg15_move_day":
-            move = case.get("transfer_out_move")
-            if move is not None and due < move:
-                due = move
-                why.append(
-                    f"Known at least 15 working days before the move: due on the day of the move, "
-                    f"{cal.format_date(move)} (reg 15(2))."
-                )
-        for extra in rule.later_of:
-            assert extra.from_ is not None
-            other_start, other_name = _resolve(extra.from_, case, conv)
-            if other_start is None:
-                continue
-            other = _add(other_start, extra, Counting.WITHIN, conv)
-            if other > due:
-                why.append(
-                    f"The later limit applies: {_describe_limit(extra, Counting.WITHIN, conv)} from "
-                    f"{other_name} {cal.format_date(other_start)} gives {cal.format_date(other)}."
-                )
-                due = other
+        due = _due(rule, start, case, conv)
 
     if end is not None and start is not None and end < start:
         return result(
@@ -355,6 +404,26 @@ def evaluate_clock(
             **dates,
         )
 
+    if end is None and rule.cut_short_by is not None and start is not None:
+        cut = _event(rule.cut_short_by.field, rule.cut_short_by.when, case)
+        if cut is not None and start <= cut <= due:
+            return result(
+                Status.CUT_SHORT,
+                f"Cut short: {rule.cut_short_by.field} {cal.format_date(cut)}, inside the window that runs "
+                f"to {cal.format_date(due)} ({rule.regulation}).",
+                **{**dates, "end_date": cut},
+            )
+    if end is None and rule.stops is not None and start is not None:
+        stop = _event(rule.stops.field, rule.stops.when, case)
+        if stop is not None and stop >= start:
+            if stop <= due:
+                return result(Status.NOT_APPLICABLE, f"Not applicable: {rule.stops.early}.")
+            return result(
+                Status.LATE,
+                f"Late: {rule.stops.reason} at {cal.format_date(stop)}, {(stop - due).days} day(s) after "
+                "the due date.",
+                **{**dates, "end_date": stop},
+            )
     if end is not None:
         if end <= due:
             return result(
@@ -382,36 +451,55 @@ def evaluate_case(
     *,
     as_of: dt.date,
     advice: Sequence[Mapping[str, Any]] = (),
+    reviews: Sequence[Mapping[str, Any]] | None = None,
     conventions: Conventions = DEFAULT_CONVENTIONS,
     unrecorded: frozenset[str] = frozenset(),
 ) -> CaseEvaluation:
-    """Every clock of one case at ``as_of`` (advice clocks: one per advice request)."""
+    """Every clock of one case at ``as_of``: one per case, review cycle, review period and advice
+    request. ``reviews=None`` reads one cycle from the case's own review columns (a snapshot)."""
     masked = mask_case(case, as_of)
+    if reviews is None:
+        snapshot = {c: case.get(c) for c in (*REVIEW_DATES, "review_outcome")}
+        reviews = [snapshot] if any(v is not None for v in snapshot.values()) else []
+    cycles = review_cycles(reviews, as_of)
+    transfer_anchors(masked, cycles, conventions)
     ref = (str(case.get("case_ref") or ""), str(case.get("person_ref") or case.get("case_ref") or ""))
     results: list[ClockResult] = []
+
+    def run(rule: ClockRule, row: Mapping[str, Any], instance: str = "") -> None:
+        results.append(
+            evaluate_clock(
+                rule,
+                row,
+                as_of=as_of,
+                conventions=conventions,
+                unrecorded=unrecorded,
+                instance=instance,
+                ref=ref,
+            )
+        )
+
     for rule in catalogue.clocks:
         if rule.per == "advice_request":
             if "advice" in unrecorded:
                 continue
             for row in advice:
-                adv = {
-                    k: (None if k in ("requested", "received") and v is not None and v > as_of else v)
-                    for k, v in row.items()
-                }
-                results.append(
-                    evaluate_clock(
-                        rule,
-                        adv,
-                        as_of=as_of,
-                        conventions=conventions,
-                        instance=str(row.get("provider") or ""),
-                        ref=ref,
-                    )
+                adv = dict(masked)
+                adv.update(
+                    {
+                        k: (None if k in ("requested", "received") and v is not None and v > as_of else v)
+                        for k, v in row.items()
+                    }
                 )
-            continue
-        results.append(
-            evaluate_clock(rule, masked, as_of=as_of, conventions=conventions, unrecorded=unrecorded, ref=ref)
-        )
+                run(rule, adv, str(row.get("provider") or ""))
+        elif rule.per == "review":
+            for k, cyc in enumerate(cycles):
+                run(rule, {**masked, **cyc}, f"review {k + 1}")
+        elif rule.per == "review_period":
+            for k, period in enumerate(review_periods(masked, cycles, conventions)):
+                run(rule, period, f"review {k + 1}")
+        else:
+            run(rule, masked)
     return CaseEvaluation(
         case_ref=ref[0],
         person_ref=ref[1],
@@ -428,17 +516,21 @@ def evaluate_caseload_per_case(
     as_of: dt.date,
     conventions: Conventions = DEFAULT_CONVENTIONS,
 ) -> list[CaseEvaluation]:
-    """The slow path: :func:`evaluate_case` for every case (for explanations and cross-checks)."""
+    """:func:`evaluate_case` for every case, with its advice requests and review history."""
     advice_by_case: dict[object, list[dict[str, object]]] = {}
     if "advice" not in caseload.unrecorded:
         for row in records(caseload.advice):
             advice_by_case.setdefault(row["case_ref"], []).append(row)
+    reviews_by_case: dict[object, list[dict[str, object]]] = {}
+    for row in records(caseload.review_history):
+        reviews_by_case.setdefault(row["case_ref"], []).append(row)
     return [
         evaluate_case(
             case,
             catalogue,
             as_of=as_of,
             advice=advice_by_case.get(case["case_ref"], ()),
+            reviews=reviews_by_case.get(case["case_ref"], []),
             conventions=conventions,
             unrecorded=caseload.unrecorded,
         )
