@@ -162,7 +162,7 @@ def review_select(dialect: str) -> Select[Any]:
     """Every review cycle, one row each, in (case, seq) order: the case's review history."""
     columns: list[Any] = [CASE.c.case_ref]
     for name in REVIEW_COLUMNS[1:]:
-        column = REVIEW.c[FIELDS[name].column]
+        column: Any = REVIEW.c[FIELDS[name].column]
         if FIELDS[name].kind is Kind.DATE:
             column = _epoch_days(column, dialect)
         columns.append(column.label(name))

@@ -22,7 +22,11 @@ def test_export_is_what_ehcp_clocks_says_about_the_file(loaded, caseload_csv, tm
     assert header == ",".join(RESULT_COLUMNS) == stateless.stdout.splitlines()[0]
     assert sorted(exported.stdout.splitlines()) == sorted(stateless.stdout.splitlines())
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
-    assert len(rows) == 8 * 16  # 16 clocks per case; no advice recorded
+    # 11 request-level clocks per case, one s.44 period per case (C-07's review has no decision
+    # letter yet, so it starts no second period) and the 4 review-step clocks of C-07's one cycle;
+    # no advice recorded
+    assert len(rows) == 8 * 11 + 8 + 4
+    assert {r["instance"] for r in rows if r["clock"] == "review_decision"} == {"review 1"}
 
     # filters, a file, XLSX
     out = tmp_path / "clocks.csv"

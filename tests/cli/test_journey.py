@@ -56,7 +56,8 @@ def test_caseworker_journey(db_url: str, sen2_file: Path) -> None:
     )
     assert "Met: request_outcome_date Fri 14 Nov 2025, on or before the due date." in text
     assert "Backlog: open request, waiting 14 weeks (band within_20)." in text
-    assert "review_report: the source does not record review_report_sent" in text  # not applicable, and why
+    assert "annual_review (review 1): no plan" in text  # not applicable, and why
+    assert "review_report" not in text  # no review cycle yet: no review clocks at all
     assert "request_received" in text and "— → 2025-10-06" in text and "return-2026.xml" in text
     imported = len(events_of(db_url, CASE))
 

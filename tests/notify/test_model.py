@@ -32,6 +32,7 @@ def test_alert_kinds_are_the_agreed_vocabulary() -> None:
         "band_crossed_52",
         "band_crossed_100",
         "invalid",
+        "cut_short",
         "delivery_failing",
     ]
 
