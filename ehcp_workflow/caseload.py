@@ -20,10 +20,12 @@ vectorised. Clocks that recur (annual reviews, advice) are evaluated once per ro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Self
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 
@@ -198,6 +200,19 @@ class Caseload:
 
     def __len__(self) -> int:
         return len(self.cases)
+
+    def subset(self, keep: npt.NDArray[np.bool_] | pd.Series) -> Self:
+        """The cases where ``keep`` holds, with their advice and review history (and nothing else).
+
+        Every way of narrowing a caseload goes through here, so a chunk or a filtered import can
+        never lose a case's history and fall back to its latest cycle.
+        """
+        cases = self.cases.loc[np.asarray(keep, dtype=bool)].reset_index(drop=True)
+        refs = cases["case_ref"]
+        advice = self.advice.loc[self.advice["case_ref"].isin(refs).to_numpy()].reset_index(drop=True)
+        reviews = self.review_history
+        reviews = reviews.loc[reviews["case_ref"].isin(refs).to_numpy()].reset_index(drop=True)
+        return replace(self, cases=cases, advice=advice, reviews=reviews)
 
     @property
     def review_history(self) -> pd.DataFrame:

@@ -99,7 +99,8 @@ def _export_csv(
     Within a chunk, rows come in the evaluator's order (clock by clock); chunks follow the store's
     case order.
     """
-    from ehcp_workflow.caseload import Caseload
+    import numpy as np
+
     from ehcp_workflow.cli.progress import Steps
     from ehcp_workflow.db import load_caseload
     from ehcp_workflow.output import plain
@@ -120,13 +121,9 @@ def _export_csv(
         for start in range(0, max(n, 1), CSV_CHUNK):
             stop = min(start + CSV_CHUNK, n)
             steps.step(f"Evaluating and writing cases {start + 1:,}-{stop:,} of {n:,}")
-            cases = caseload.cases.iloc[start:stop].reset_index(drop=True)
-            advice = caseload.advice
-            if start > 0 or stop < n:  # advice of this chunk's cases only
-                advice = advice[advice["case_ref"].isin(cases["case_ref"]).to_numpy()]
-            part = Caseload(
-                cases=cases, advice=advice, unrecorded=caseload.unrecorded, source=caseload.source
-            )
+            keep = np.zeros(n, dtype=bool)
+            keep[start:stop] = True
+            part = caseload.subset(keep)  # this chunk's cases with their advice and review history
             evaluation = evaluate_caseload(part, catalogue, as_of=day, conventions=settings.conventions)
             frame = evaluation.to_frame(clocks=clocks, statuses=statuses)
             plain(frame).to_csv(stream, index=False, header=start == 0, lineterminator="\n")

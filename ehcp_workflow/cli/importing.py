@@ -105,15 +105,17 @@ def _drop_rejected(caseload: Caseload, problems: Sequence[Problem]) -> tuple[Cas
     rejected = {p.person for p in problems if p.person}
     refs = caseload.cases["case_ref"]
     keep = refs.notna() & ~refs.isin(rejected)
-    cases = caseload.cases.loc[keep.to_numpy()].reset_index(drop=True)
-    kept = set(cases["case_ref"])
-    adv = caseload.advice
-    advice = adv.loc[(adv["case_ref"].isin(kept) & adv["provider"].notna()).to_numpy()].reset_index(drop=True)
-    left_out = set(refs.dropna()) - kept
-    return (
-        LoadedCaseload(cases=cases, advice=advice, unrecorded=caseload.unrecorded, source=caseload.source),
-        left_out,
+    part = caseload.subset(keep.to_numpy())
+    advice = part.advice.loc[part.advice["provider"].notna().to_numpy()].reset_index(drop=True)
+    left_out = set(refs.dropna()) - set(part.cases["case_ref"])
+    loaded = LoadedCaseload(
+        cases=part.cases,
+        advice=advice,
+        unrecorded=caseload.unrecorded,
+        source=caseload.source,
+        reviews=part.reviews,
     )
+    return loaded, left_out
 
 
 def import_file(

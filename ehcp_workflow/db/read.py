@@ -35,9 +35,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from ehcp_workflow.caseload import (
     ADVICE_COLUMNS,
     CASE_COLUMNS,
-    REVIEW_COLUMNS,
     DATE_DTYPE,
     EXCEPTION_CLOCKS,
+    REVIEW_COLUMNS,
     Caseload,
     normalise_advice,
     normalise_cases,

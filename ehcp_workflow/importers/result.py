@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ehcp_workflow.caseload import Caseload
@@ -56,17 +57,15 @@ def finish_load(result: ReadResult, *, accept_valid: bool) -> LoadedCaseload:
     if errors_in(problems) and (not accept_valid or result.file_errors):
         raise InputError(problems)
     cl = result.caseload
-    keep = [i not in result.rejected_rows for i in range(len(cl.cases))]
-    cases = cl.cases.loc[keep].reset_index(drop=True)
+    keep = np.array([i not in result.rejected_rows for i in range(len(cl.cases))], dtype=bool)
     rejected = _refs(cl.cases, sorted(result.rejected_rows))
-    advice = cl.advice
-    if rejected and len(advice):
-        advice = advice.loc[~advice["case_ref"].isin(rejected)].reset_index(drop=True)
+    part = cl.subset(keep)
     return LoadedCaseload(
-        cases=cases,
-        advice=advice,
+        cases=part.cases,
+        advice=part.advice,
         unrecorded=cl.unrecorded,
         source=cl.source,
+        reviews=part.reviews,
         problems=problems,
         rejected=rejected,
     )
