@@ -46,7 +46,7 @@ def evaluate(
     """Clocks of one case keyed by clock id (advice clocks as ``advice:<provider>``). ``reviews``:
     the review history (one dict per cycle); without it the case's review columns are one cycle."""
     case.setdefault("case_ref", "case-1")
-    advice = advice or []
+    advice = [{"case_ref": case["case_ref"], **a} for a in advice or []]
     history = None if reviews is None else [{"case_ref": case["case_ref"], **r} for r in reviews]
     per_case = evaluate_case(
         case, CATALOGUE, as_of=as_of, advice=advice, reviews=history, conventions=conventions
