@@ -417,7 +417,7 @@ def evaluate_clock(
         stop = _event(rule.stops.field, rule.stops.when, case)
         if stop is not None and stop >= start:
             if stop <= due:
-                return result(Status.NOT_APPLICABLE, f"Not applicable: {rule.stops.early}.")
+                return result(Status.NOT_APPLICABLE, f"Not applicable: {rule.stops.early}.", start_date=start)
             return result(
                 Status.LATE,
                 f"Late: {rule.stops.reason} at {cal.format_date(stop)}, {(stop - due).days} day(s) after "
