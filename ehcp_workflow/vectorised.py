@@ -486,21 +486,17 @@ def evaluate_rule(
         exception_rows.append(add((exc >= 0) & ~ok, Status.INVALID, BAD_GROUND))
         exception_rows.append(add(exc >= 0, Status.EXCEPTED, ""))
     has_end = ~np.isnat(end)
-    end_from = np.zeros(n, dtype=np.int8)
+    # ends other than the end event, applied only where their own row decides the status
+    other_ends: list[tuple[int, Dates, np.int8]] = []
     if rule.cut_short_by is not None:  # a window the council closed early (reg 13(1))
         cut = _event(rule.cut_short_by.field, rule.cut_short_by.when, col)
         early = ~has_end & ~np.isnat(cut) & ~no_start & (cut >= start) & (cut <= due)
-        end = np.where(early, cut, end)
-        end_from = np.where(early, END_CUT_SHORT, end_from).astype(np.int8)
-        add(early, Status.CUT_SHORT, "")
+        other_ends.append((add(early, Status.CUT_SHORT, ""), cut, END_CUT_SHORT))
     if rule.stops is not None:  # still running when the case moved on: late once, at that date
         stop = _event(rule.stops.field, rule.stops.when, col)
         stopped = ~has_end & ~np.isnat(stop) & ~no_start & (stop >= start)
         add(stopped & (stop <= due), Status.NOT_APPLICABLE, f"Not applicable: {rule.stops.early}.")
-        late_stop = stopped & (stop > due)
-        end = np.where(late_stop, stop, end)
-        end_from = np.where(late_stop, END_STOPPED, end_from).astype(np.int8)
-        add(late_stop, Status.LATE, "")
+        other_ends.append((add(stopped & (stop > due), Status.LATE, ""), stop, END_STOPPED))
     add(has_end & (end <= due), Status.MET, "")
     add(has_end, Status.LATE, "")
     add(a > due, Status.MET if rule.kind is Kind.WINDOW else Status.OVERDUE, "")
@@ -509,6 +505,11 @@ def evaluate_rule(
     which = np.select(conds, list(range(len(conds))), default=len(conds))
     status = np.array([*choices, _S[Status.PENDING]], dtype=np.int8)[which]
     reason = np.array([*rcodes, 0], dtype=np.int8)[which]
+    end_from = np.zeros(n, dtype=np.int8)
+    for row, other, code in other_ends:
+        hit = which == row
+        end = np.where(hit, other, end)
+        end_from = np.where(hit, code, end_from).astype(np.int8)
 
     # which dates each outcome reports
     na = status == _S[Status.NOT_APPLICABLE]

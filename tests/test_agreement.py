@@ -49,6 +49,9 @@ dates = st.one_of(
     st.none(),
     st.sampled_from(TRICKY),
     st.dates(min_value=dt.date(2019, 1, 1), max_value=dt.date(2027, 12, 31)),
+    # a few months where a case's events fall close together: a stop inside a 6-week limit, a
+    # final plan inside the 15-day window, a review before and after a transfer in
+    st.dates(min_value=dt.date(2024, 1, 1), max_value=dt.date(2024, 5, 31)),
 )
 outcomes = st.sampled_from([None, "Y", "N", "A", "W", "H"])
 grounds = st.sampled_from([None, None, None, "a", "c", "d", "e", "g", "unspecified"])
