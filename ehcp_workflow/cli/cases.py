@@ -32,6 +32,7 @@ from ehcp_workflow.cli.store import (
     load_case,
     open_store,
     record_values,
+    today,
 )
 from ehcp_workflow.statuses import STATUS_STYLE, Status
 
@@ -414,6 +415,7 @@ def record(
             with Session(engine) as session:
                 current = get_case(session, case_ref)
         change = build_change(event, day, value, ground, current)
+        _refuse_future(case_ref, event, change, day, today(settings))
         before = evaluate_one(before_caseload, when, settings)
         with Session(engine) as session:
             try:
@@ -432,6 +434,20 @@ def record(
     _print_events(events, title=f"Recorded {event.value} on {case_ref}")
     _print_clock_changes(before, after)
     _notes(before_caseload, change, day, when)
+
+
+def _refuse_future(case_ref: str, event: CaseEvent, change: Change, day: dt.date, now: dt.date) -> None:
+    """An event is recorded once it has happened: only planned dates (a phase transfer, a move) may
+    lie ahead. A future date would count as done on a replay of a night before it happened."""
+    from ehcp_workflow.caseload import PLANNED_DATE_COLUMNS
+
+    dated = [n for n, v in change.values.items() if isinstance(v, dt.date) and n not in PLANNED_DATE_COLUMNS]
+    if day > now and (dated or change.advice_provider):
+        fail(
+            f"[bold red]Refused:[/] {event.value} is dated {day.isoformat()}, after today "
+            f"({now.isoformat()}). Events are recorded once they have happened; only planned dates "
+            f"(a phase transfer, a move out of the area) may lie ahead. Nothing was recorded on {case_ref}."
+        )
 
 
 def _writes(change: Change, current: CaseRecord) -> list[dict[str, FieldValue]]:

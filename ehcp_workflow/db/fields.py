@@ -117,12 +117,20 @@ EXTRA_FIELDS: tuple[str, ...] = tuple(s.name for s in _SPECS if not s.in_caseloa
 #: with the field whose later date starts a new row (a new review meeting is a new review).
 EPISODE_KEYS: dict[str, str] = {"annual_review": "review_meeting", "phase_transfer": "phase_transfer_date"}
 
-#: Pairs (start, end) of the same process: the end cannot be dated before the start.
+#: Pairs (earlier, later) of one process: the later event cannot be dated before the one it
+#: depends on (a review meeting before the plan, a plan before its draft...).
 START_END: tuple[tuple[str, str], ...] = (
     ("request_received", "request_outcome_date"),
     ("request_received", "assessment_outcome_date"),
+    ("request_outcome_date", "assessment_outcome_date"),
     ("request_received", "draft_plan_served"),
+    ("draft_plan_served", "plan_start"),
     ("plan_start", "plan_ceased"),
+    ("plan_start", "review_meeting"),
+    ("plan_start", "review_decision_letter"),
+    ("plan_start", "phase_transfer_final"),
+    ("transfer_in_date", "transfer_in_notice_sent"),
+    ("reassessment_decision_date", "reassessed_plan_issued"),
     ("review_meeting", "review_report_sent"),
     ("review_meeting", "review_decision_letter"),
     ("amendment_notice", "amended_plan_issued"),

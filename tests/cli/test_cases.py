@@ -105,6 +105,14 @@ REFUSALS: tuple[tuple[tuple[str, ...], str], ...] = (
         "request_outcome_date (2025-11-01) is before",
     ),
     (("C-99", "review-report", "2026-05-20"), "No case 'C-99'"),
+    # an event dated after today: it has not happened yet (planned dates excepted)
+    (("C-07", "review-report", "2099-01-05"), "is dated 2099-01-05, after today"),
+    # an event before the one it depends on
+    (
+        ("C-06", "review-meeting", "2025-01-01"),
+        "review_meeting (2025-01-01) is before plan_start (2025-10-10)",
+    ),
+    (("C-02", "plan-issued", "2025-12-20"), "is before request_outcome_date (2026-01-09)"),
 )
 
 
