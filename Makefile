@@ -26,9 +26,9 @@ lint: install
 test: lint
 	$(BIN)/python -m pytest -q
 
-# The fast loop while editing: no Prefect harness.
+# The fast loop while editing: no Prefect harness, no year-long replays.
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not flows"
+	$(BIN)/python -m pytest -q -m "not flows and not slow"
 
 demo: install
 	$(BIN)/ehcp demo --dir $(DEMO_DIR) --as-of $(DEMO_AS_OF)
