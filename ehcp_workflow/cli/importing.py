@@ -20,6 +20,8 @@ from rich.text import Text
 from ehcp_workflow.cli.common import EXIT_BAD_INPUT, err, out, report_problems
 from ehcp_workflow.cli.progress import Steps
 from ehcp_workflow.cli.store import ActorOption, DatabaseUrlOption, actor_name, open_store
+from ehcp_workflow.files import UnsafePath, private_file
+from ehcp_workflow.output import neutralise
 from ehcp_workflow.problems import InputError, Problem, Severity
 
 if TYPE_CHECKING:
@@ -36,8 +38,6 @@ REPORT_COLUMNS: tuple[str, ...] = (
     "message",
     "rule",
 )
-#: Cells starting with these are formulas to a spreadsheet: the report quotes them.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def report_path(file: Path) -> Path:
@@ -45,20 +45,19 @@ def report_path(file: Path) -> Path:
     return file.with_name(file.name + ".errors.csv")
 
 
-def _cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def write_report(path: Path, problems: Iterable[Problem]) -> None:
-    """The problems as CSV (UTF-8 with a byte-order mark, so Excel shows accents), errors first."""
+    """The problems as CSV (UTF-8 with a byte-order mark, so Excel shows accents), errors first.
+
+    Created private (it names cases), cells neutralised against formulas (they quote the file).
+    """
     rows = sorted(problems, key=lambda p: (p.severity != Severity.ERROR, p.file, p.location))
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+    with private_file(path, encoding="utf-8-sig") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(REPORT_COLUMNS)
         for p in rows:
             writer.writerow(
                 [
-                    _cell(v)
+                    neutralise(v)
                     for v in (p.file, p.location, p.person, p.field, str(p.severity), p.message, p.rule)
                 ]
             )
@@ -81,6 +80,9 @@ def _save_report(file: Path, problems: Sequence[Problem]) -> Path | None:
     path = report_path(file)
     try:
         write_report(path, problems)
+    except UnsafePath as exc:
+        err.print(f"Could not write the error report: {exc}", style="yellow", markup=False)
+        return None
     except OSError as exc:
         err.print(f"[yellow]Could not write the error report {path}: {exc.strerror or exc}[/]")
         return None

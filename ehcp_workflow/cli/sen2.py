@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ehcp_workflow.cli.common import EXIT_BAD_INPUT, err, out
+from ehcp_workflow.files import UnsafePath
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -107,6 +108,9 @@ def export(
             serial_no=serial,
             conventions=get_settings().conventions,
         )
+    except UnsafePath as exc:
+        err.print(f"Cannot write the SEN2 export: {exc}", style="bold red", markup=False, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     finally:
         engine.dispose()
 
