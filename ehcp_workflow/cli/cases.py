@@ -359,6 +359,9 @@ def _case_rows(
     ).sort_values(["case_ref", "_rank", "_due"], na_position="last", kind="stable")
     counts = clock_rows.groupby("case_ref", sort=False).size()
     first = clock_rows.drop_duplicates("case_ref", keep="first").set_index("case_ref")
+    # no case at all (e.g. --caseworker nobody) gives an empty, float-typed index: merge refuses it
+    first.index = first.index.astype(object)
+    rows = rows.astype({"case_ref": object})
     keep = ["clock", "instance", "due_date", "status", "days_overdue", "_rank", "_due"]
     merged = rows.merge(
         first[keep], how="inner" if filtered else "left", left_on="case_ref", right_index=True
