@@ -18,7 +18,6 @@ from rich.markup import escape
 
 from ehcp_workflow.cli.common import err, parse_date
 from ehcp_workflow.cli.store import DatabaseUrlOption, fail, open_store
-from ehcp_workflow.files import UnsafePath, check_output, private_file
 from ehcp_workflow.statuses import Status
 
 if TYPE_CHECKING:
@@ -61,6 +60,7 @@ def export_clocks(
 ) -> None:
     """Every clock of every stored case at --as-of, one row per case and clock (as `ehcp clocks`)."""
     from ehcp_workflow.catalogue import load_catalogue
+    from ehcp_workflow.files import UnsafePath, check_output
     from ehcp_workflow.settings import get_settings
 
     day = parse_date(as_of)
@@ -116,6 +116,7 @@ def _export_csv(
     from ehcp_workflow.caseload import Caseload
     from ehcp_workflow.cli.progress import Steps
     from ehcp_workflow.db import load_caseload
+    from ehcp_workflow.files import private_file
     from ehcp_workflow.output import spreadsheet_frame
     from ehcp_workflow.vectorised import evaluate_caseload
 

@@ -20,8 +20,6 @@ from rich.text import Text
 from ehcp_workflow.cli.common import EXIT_BAD_INPUT, err, out, report_problems
 from ehcp_workflow.cli.progress import Steps
 from ehcp_workflow.cli.store import ActorOption, DatabaseUrlOption, actor_name, open_store
-from ehcp_workflow.files import UnsafePath, private_file
-from ehcp_workflow.output import neutralise
 from ehcp_workflow.problems import InputError, Problem, Severity
 
 if TYPE_CHECKING:
@@ -50,6 +48,9 @@ def write_report(path: Path, problems: Iterable[Problem]) -> None:
 
     Created private (it names cases), cells neutralised against formulas (they quote the file).
     """
+    from ehcp_workflow.files import private_file
+    from ehcp_workflow.output import neutralise
+
     rows = sorted(problems, key=lambda p: (p.severity != Severity.ERROR, p.file, p.location))
     with private_file(path, encoding="utf-8-sig") as fh:
         writer = csv.writer(fh, lineterminator="\n")
@@ -77,6 +78,8 @@ def _remove_stale_report(path: Path) -> bool:
 
 
 def _save_report(file: Path, problems: Sequence[Problem]) -> Path | None:
+    from ehcp_workflow.files import UnsafePath
+
     path = report_path(file)
     try:
         write_report(path, problems)

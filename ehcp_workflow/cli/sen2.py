@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ehcp_workflow.cli.common import EXIT_BAD_INPUT, err, out
-from ehcp_workflow.files import UnsafePath
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -81,6 +80,7 @@ def export(
     Exit code 0 when the checks find no error; 2 when they do (both files are still written).
     """
     from ehcp_workflow.exporters import EXPORT_YEARS, export_sen2
+    from ehcp_workflow.files import UnsafePath
     from ehcp_workflow.settings import get_settings
 
     if year not in EXPORT_YEARS:
