@@ -117,8 +117,6 @@ def check_input(path: Path | str, *, limit: int | None = None) -> None:
     p = Path(path)
     try:
         st = os.stat(p)
-    except FileNotFoundError:
-        raise UnsafePath(p, "no such file") from None
     except OSError as exc:
         raise UnsafePath(p, f"cannot read the file: {exc.strerror or exc}") from None
     if stat.S_ISDIR(st.st_mode):
