@@ -15,9 +15,11 @@ import pytest
 from tests.cli.conftest import (  # noqa: F401 - fixtures re-used here
     CSV_ROWS,
     Run,
+    ehcp,
     ehcp_sqlite,
     runner,
     sqlite_url,
+    url,
     write_csv,
 )
 
