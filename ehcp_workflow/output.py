@@ -101,10 +101,24 @@ def write_json(frame: pd.DataFrame, stream: IO[str]) -> None:
     stream.write("\n")
 
 
+def _xlsx_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`spreadsheet_frame`, but numeric columns stay numbers (``-3`` is a number in Excel)."""
+    out = spreadsheet_frame(frame)
+    for c in frame.columns:
+        col = frame[c]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            out[c] = pd.Series(
+                [None if pd.isna(v) else v.item() if hasattr(v, "item") else v for v in col],
+                index=out.index,
+                dtype=object,
+            )
+    return out
+
+
 def write_xlsx(frame: pd.DataFrame, path: Path, *, sheet: str = "clocks") -> None:
     """A workbook with a frozen, filterable header (openpyxl), written as a new private file."""
     with private_file(path, "wb") as fh, pd.ExcelWriter(fh, engine="openpyxl") as xl:
-        spreadsheet_frame(frame).to_excel(xl, sheet_name=sheet, index=False)
+        _xlsx_cells(frame).to_excel(xl, sheet_name=sheet, index=False)
         ws = xl.sheets[sheet]
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = ws.dimensions

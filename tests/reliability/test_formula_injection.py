@@ -121,6 +121,10 @@ def test_export_clocks_xlsx_has_no_formula_cells(hostile_store: Run, tmp_path: P
     cells = _xlsx_cells(path)
     assert_no_live_formula(cells, "export clocks XLSX")
     assert set(cells) >= _quoted()
+    sheet = openpyxl.load_workbook(path, read_only=True)["clocks"]
+    header, *rows = list(sheet.iter_rows(values_only=True))
+    overdue = [r[header.index("days_overdue")] for r in rows if r[header.index("days_overdue")] is not None]
+    assert overdue and all(isinstance(v, int) for v in overdue), "numbers stay numbers"
 
 
 def test_case_list_csv_neutralises_every_text_column(hostile_store: Run) -> None:

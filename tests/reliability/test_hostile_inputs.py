@@ -261,3 +261,16 @@ def test_hostile_command(key: str, ehcp_sqlite: Run, sqlite_url: str, tmp_path: 
     assert dump(sqlite_url) == before
     if key == "export onto a symlink":
         assert (tmp_path / "precious.txt").read_text() == "keep\n"
+
+
+def test_case_show_escapes_what_the_event_log_holds(ehcp_sqlite: Run, tmp_path: Path) -> None:
+    """A reason typed with an ANSI escape (clear screen) is stored as given, and shown escaped."""
+    _seeded(ehcp_sqlite, tmp_path)
+    recorded = ehcp_sqlite(
+        "case", "record", "C-03", "withdrawn", "2026-05-01", "--as-of", AS_OF, "--reason", "moved\x1b[2J"
+    )
+    assert recorded.exit_code == 0, recorded.output
+    shown = ehcp_sqlite("case", "show", "C-03", "--as-of", AS_OF)
+    assert shown.exit_code == 0, shown.output
+    assert "\x1b" not in shown.output
+    assert "moved\\x1b[2J" in shown.output
