@@ -8,10 +8,12 @@ keep passes through :func:`redact`.
 
 Logs: a logger filter sees only the records of its own logger, and urllib3 logs a webhook's secret
 path (``"POST /hooks/T0/B0/secret HTTP/1.1"``) at DEBUG from its own logger. So
-:func:`install_log_redaction` installs a log-record factory: every record of every logger, at every
-level, is scrubbed as it is made, before any handler (Prefect's, journald, a test's) sees it. The
-secret parts of every loaded service URL (path, password, query values such as a header key) are
-registered by :func:`register_service_secrets`, because a log line often holds only a part.
+:func:`install_log_redaction` installs a log-record factory: every record of every logger, at
+every level, is scrubbed as it is made (:func:`redact_secrets`: secrets and credentials, not every
+URL), before any handler (Prefect's, journald, a test's) sees it; the ``apprise`` logger keeps the
+full :func:`redact`. The secret parts of every loaded service URL (path, password, query values
+such as a header key) are registered by :func:`register_service_secrets`, because a log line
+often holds only a part.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -109,33 +111,63 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _EMAIL.sub(r"***@\1", text)
 
 
+#: The password part of a URL (``scheme://user:password@host``).
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^\s/@'\"<>]+@")
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` without known secrets and credentials, but with ordinary URLs and addresses kept.
+
+    For the records of every logger: cutting every URL there would also cut the links operators
+    need (Prefect's "View at http://..."). Secrets are still caught: the registered values and
+    URL parts, a URL's user and password, ``url: ...`` fields, bearer tokens and ``key=...`` pairs.
+    """
+    with _lock:
+        values = set(_known_secrets)
+    for value in sorted(values, key=len, reverse=True):
+        text = text.replace(value, "***")
+    text = _USERINFO.sub(r"\1***@", text)
+    text = _URL_FIELD.sub(r"\1\2***", text)
+    text = _BEARER.sub(r"\1 ***", text)
+    return _KEY_VALUE.sub(r"\1\2***", text)
+
+
 class RedactingFilter(logging.Filter):
-    """A logging filter that rewrites each record's message through :func:`redact`."""
+    """A logging filter that rewrites each record's message through ``scrub`` (:func:`redact`).
+
+    The traceback is formatted and scrubbed too, and ``exc_info`` dropped, so no handler can
+    format the exception again from the original (an exception's message may hold the URL).
+    """
+
+    def __init__(self, scrub: Callable[[str], str] = redact) -> None:
+        super().__init__()
+        self.scrub = scrub
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a badly formatted record: keep apprise's own behaviour
             return True
-        record.msg = redact(message)
+        record.msg = self.scrub(message)
         record.args = None
         if record.exc_info and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
         elif record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = self.scrub(record.exc_text)
         record.exc_info = None
+        if record.stack_info:
+            record.stack_info = self.scrub(record.stack_info)
         return True
 
 
 _FILTER = RedactingFilter()
+_EVERY_RECORD = RedactingFilter(redact_secrets)
 
 
 def _redacting_factory(base: Any) -> Any:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record: logging.LogRecord = base(*args, **kwargs)
-        _FILTER.filter(record)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+        _EVERY_RECORD.filter(record)
         return record
 
     factory._ehcp_redacting = True  # type: ignore[attr-defined]

@@ -40,13 +40,16 @@ def test_no_logger_at_debug_sees_a_webhook_token_or_a_header_key(
     assert result.ok, result.error
     post = webhook.next()
     assert post.headers.get("X-Api-Key") == API_KEY  # the key really was sent
-    logging.getLogger("ehcp_workflow.anything").debug("posting to %s with key %s", url, API_KEY)
+    ours = logging.getLogger("ehcp_workflow.anything")
+    ours.debug("posting to %s with key %s", url, API_KEY)
+    ours.info("run details at %s", "http://127.0.0.1:4200/runs/42")
 
     loggers = {r.name.split(".")[0] for r in caplog.records}
     assert {"urllib3", "apprise", "ehcp_workflow"} <= loggers, loggers  # every source was captured
     text = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
     for secret in (TOKEN, "Zq7TokenSecret31", API_KEY):
         assert secret not in text, f"{secret!r} reached the log"
+    assert "run details at http://127.0.0.1:4200/runs/42" in text, "an ordinary link is kept"
 
 
 def _night(team: Any) -> dict[str, Any]:
