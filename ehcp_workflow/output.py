@@ -2,6 +2,16 @@
 
 One place decides how a result row looks outside the program (ISO dates, empty for missing), so
 ``ehcp clocks``, ``ehcp export clocks`` and the flows' exports agree column for column.
+
+It is also the program's output edge, where text that came from input files is made harmless:
+
+* :func:`neutralise` - every text cell written to CSV or XLSX, by any command, goes through it. A
+  case ref, team or caseworker such as ``=HYPERLINK(...)`` or ``+cmd|...`` would otherwise run as
+  a formula when a manager opens the file (OWASP "CSV injection"): the cell is prefixed with a
+  quote, so it stays readable and is never evaluated. Numbers and dates are not text and are left
+  alone, so ``-3`` stays a number.
+* :func:`printable` - every value from a file or the store printed on the terminal goes through
+  it, so control characters and ANSI escapes are shown as ``\\x1b``, never obeyed.
 """
 
 from __future__ import annotations
@@ -15,7 +25,43 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from ehcp_workflow.files import private_file
 from ehcp_workflow.statuses import STATUS_STYLE
+
+#: A cell starting with one of these is (or turns into) a formula in Excel, LibreOffice or Sheets.
+FORMULA_START: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """``value`` safe for a spreadsheet cell: text starting like a formula gets a leading ``'``.
+
+    Only ``str`` is touched (OWASP's rule); numbers, dates and missing values pass unchanged.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with every text cell passed through :func:`neutralise`."""
+    out = frame.copy()
+    for c in out.columns:
+        col = out[c]
+        if pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col):
+            out[c] = pd.Series([neutralise(v) for v in col], index=out.index, dtype=col.dtype)
+    return out
+
+
+def spreadsheet_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as the cells of a CSV or XLSX file: text neutralised, then :func:`plain`."""
+    return plain(neutralise_frame(frame))
+
+
+def printable(text: str) -> str:
+    """``text`` with control and format characters written as escapes (``\\x1b``, ``\\u202e``)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _cell(v: Any) -> str:
@@ -40,7 +86,12 @@ def plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, stream: IO[str] | Path) -> None:
-    plain(frame).to_csv(stream, index=False, lineterminator="\n")
+    """CSV to an open stream, or to a new private file at a path (see :func:`private_file`)."""
+    if isinstance(stream, Path):
+        with private_file(stream) as fh:
+            spreadsheet_frame(frame).to_csv(fh, index=False, lineterminator="\n")
+        return
+    spreadsheet_frame(frame).to_csv(stream, index=False, lineterminator="\n")
 
 
 def write_json(frame: pd.DataFrame, stream: IO[str]) -> None:
@@ -50,10 +101,24 @@ def write_json(frame: pd.DataFrame, stream: IO[str]) -> None:
     stream.write("\n")
 
 
+def _xlsx_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`spreadsheet_frame`, but numeric columns stay numbers (``-3`` is a number in Excel)."""
+    out = spreadsheet_frame(frame)
+    for c in frame.columns:
+        col = frame[c]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            out[c] = pd.Series(
+                [None if pd.isna(v) else v.item() if hasattr(v, "item") else v for v in col],
+                index=out.index,
+                dtype=object,
+            )
+    return out
+
+
 def write_xlsx(frame: pd.DataFrame, path: Path, *, sheet: str = "clocks") -> None:
-    """A workbook with a frozen, filterable header (openpyxl)."""
-    with pd.ExcelWriter(path, engine="openpyxl") as xl:
-        plain(frame).to_excel(xl, sheet_name=sheet, index=False)
+    """A workbook with a frozen, filterable header (openpyxl), written as a new private file."""
+    with private_file(path, "wb") as fh, pd.ExcelWriter(fh, engine="openpyxl") as xl:
+        _xlsx_cells(frame).to_excel(xl, sheet_name=sheet, index=False)
         ws = xl.sheets[sheet]
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = ws.dimensions
@@ -85,6 +150,8 @@ def print_table(
     for c in cols:
         table.add_column(c, overflow="fold")
     shown = plain(frame[cols])
+    for c in cols:
+        shown[c] = [printable(v) for v in shown[c]]
     if "regulation" in cols:
         shown["regulation"] = [short_regulation(r) for r in shown["regulation"]]
     for row in shown.itertuples(index=False):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from ehcp_workflow.jobs.nightly import run_nightly
+from ehcp_workflow.jobs.weekly import NO_TEAM
 from ehcp_workflow.settings import get_settings
 from flows.common import engine_for, run_as_of
 
@@ -31,15 +33,19 @@ def check_clocks(as_of: dt.date, dry_run: bool) -> dict[str, Any]:
     }
 
 
-@task(cache_policy=NO_CACHE)
-def publish_artifacts(night: dict[str, Any]) -> None:
-    """Artifacts for managers, keyed so the Prefect UI shows their history night by night."""
+def team_label(team: Any) -> str:
+    """A team for the artifacts: ``(no team)`` for a case without one (None, NaN or empty).
+
+    A DataFrame's records carry a missing team as NaN, which is truthy and printed as "nan".
+    """
+    if team is None or (not isinstance(team, str) and bool(pd.isna(team))) or not str(team).strip():
+        return NO_TEAM
+    return str(team)
+
+
+def breach_summary(night: dict[str, Any]) -> str:
+    """The breach-summary artifact (markdown) for one night's :func:`check_clocks` result."""
     s = night["summary"]
-    create_table_artifact(
-        night["backlog_by_team"],
-        key="backlog-by-team",
-        description=f"Open requests by team and weeks waiting, as of {s['as_of']}",
-    )
     lines = [
         f"# Compliance check, {s['as_of']}" + (" (dry run)" if s["dry_run"] else ""),
         "",
@@ -68,12 +74,25 @@ def publish_artifacts(night: dict[str, Any]) -> None:
         ]
         crossings = sorted(night["band_crossings"], key=lambda r: -int(r["weeks_waiting"]))[:25]
         lines += [
-            f"| {r['case_ref']} | {r['band']} | {r['weeks_waiting']} | {r['team'] or ''} |" for r in crossings
+            f"| {r['case_ref']} | {r['band']} | {r['weeks_waiting']} | {team_label(r['team'])} |"
+            for r in crossings
         ]
     for note in s["notes"]:
         lines += ["", f"> {note}"]
+    return "\n".join(lines)
+
+
+@task(cache_policy=NO_CACHE)
+def publish_artifacts(night: dict[str, Any]) -> None:
+    """Artifacts for managers, keyed so the Prefect UI shows their history night by night."""
+    s = night["summary"]
+    create_table_artifact(
+        night["backlog_by_team"],
+        key="backlog-by-team",
+        description=f"Open requests by team and weeks waiting, as of {s['as_of']}",
+    )
     create_markdown_artifact(
-        "\n".join(lines), key="breach-summary", description=f"Breaches as of {s['as_of']}"
+        breach_summary(night), key="breach-summary", description=f"Breaches as of {s['as_of']}"
     )
 
 

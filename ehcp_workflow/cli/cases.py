@@ -97,11 +97,13 @@ def _print_header(caseload: Caseload, ev: CaseExplanation) -> None:
 
     case = records(caseload.cases)[0]
 
-    def v(name: str) -> str:
-        value = case.get(name)
-        return MISSING if value is None else str(value)
+    from ehcp_workflow.output import printable
 
-    out.rule(Text(f"Case {ev.case_ref} at {ev.as_of.isoformat()}"))
+    def v(name: str) -> str:  # values came from files: never let one drive the terminal
+        value = case.get(name)
+        return MISSING if value is None else printable(str(value))
+
+    out.rule(Text(f"Case {printable(ev.case_ref)} at {ev.as_of.isoformat()}"))
     out.print(
         Text(
             f"person {v('person_ref')} · LA {v('la')} · team {v('team')} · caseworker {v('caseworker')}"
@@ -177,6 +179,8 @@ def _print_explanations(ev: CaseExplanation) -> None:
 
 
 def _print_events(events: Sequence[Event], title: str = "Event log") -> None:
+    from ehcp_workflow.output import printable as p
+
     table = Table(title=title, header_style="bold", title_justify="left")
     for name in ("recorded (UTC)", "field", "change", "actor", "source"):
         table.add_column(name)
@@ -184,11 +188,11 @@ def _print_events(events: Sequence[Event], title: str = "Event log") -> None:
     for e in events:
         table.add_row(
             e.recorded_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
-            Text(e.field),
-            Text(f"{e.old_value if e.old_value is not None else MISSING} → {e.new_value or MISSING}"),
-            Text(e.actor),
-            Text(e.source),
-            Text(e.reason),
+            Text(p(e.field)),
+            Text(p(f"{e.old_value if e.old_value is not None else MISSING} → {e.new_value or MISSING}")),
+            Text(p(e.actor)),
+            Text(p(e.source)),
+            Text(p(e.reason)),
         )
     out.print(table)
 
@@ -360,6 +364,9 @@ def _case_rows(
     ).sort_values(["case_ref", "_rank", "_due"], na_position="last", kind="stable")
     counts = clock_rows.groupby("case_ref", sort=False).size()
     first = clock_rows.drop_duplicates("case_ref", keep="first").set_index("case_ref")
+    # no case at all (e.g. --caseworker nobody) gives an empty, float-typed index: merge refuses it
+    first.index = first.index.astype(object)
+    rows = rows.astype({"case_ref": object})
     keep = ["clock", "instance", "due_date", "status", "days_overdue", "_rank", "_due"]
     merged = rows.merge(
         first[keep], how="inner" if filtered else "left", left_on="case_ref", right_index=True

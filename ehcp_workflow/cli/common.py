@@ -27,11 +27,17 @@ def parse_date(value: str, option: str = "--as-of") -> dt.date:
 
 
 def report_problems(problems: Iterable[Problem], *, limit: int = 50) -> None:
-    """Problems to stderr, errors first, so stdout only ever carries results."""
+    """Problems to stderr, errors first, so stdout only ever carries results.
+
+    A problem quotes the file (its name, a case ref, a bad value): control characters and ANSI
+    escapes in it are shown escaped, never sent to the terminal.
+    """
+    from ehcp_workflow.output import printable
+
     items = sorted(problems, key=lambda p: (p.severity != Severity.ERROR, p.file, p.location))
     for p in items[:limit]:
         style = "red" if p.severity == Severity.ERROR else "yellow"
-        err.print(str(p), style=style, markup=False, highlight=False)
+        err.print(printable(str(p)), style=style, markup=False, highlight=False)
     if len(items) > limit:
         err.print(f"... and {len(items) - limit} more (see the full report)", style="dim")
 

@@ -1,4 +1,8 @@
-"""``ehcp export clocks``: every clock of every stored case, in the columns of ``ehcp clocks``."""
+"""``ehcp export clocks``: every clock of every stored case, in the columns of ``ehcp clocks``.
+
+An ``--output`` file is created private (0600), replaced only once complete, and never written
+through a symbolic link; its folder must exist (:mod:`ehcp_workflow.files`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from ehcp_workflow.cli.common import err, parse_date
 from ehcp_workflow.cli.store import DatabaseUrlOption, fail, open_store
@@ -55,6 +60,7 @@ def export_clocks(
 ) -> None:
     """Every clock of every stored case at --as-of, one row per case and clock (as `ehcp clocks`)."""
     from ehcp_workflow.catalogue import load_catalogue
+    from ehcp_workflow.files import UnsafePath, check_output
     from ehcp_workflow.settings import get_settings
 
     day = parse_date(as_of)
@@ -64,6 +70,11 @@ def export_clocks(
         )
     if fmt is ExportFormat.xlsx and output is None:
         raise typer.BadParameter("an XLSX export needs --output PATH", param_hint="--output")
+    if output is not None:
+        try:  # before the (long) evaluation: a bad path is known now
+            check_output(output)
+        except UnsafePath as exc:
+            fail(f"[bold red]Cannot write the export:[/] {escape(str(exc))}")
     settings = get_settings()
     catalogue = load_catalogue()
     if clock:
@@ -72,11 +83,14 @@ def export_clocks(
             raise typer.BadParameter(f"unknown clock(s): {', '.join(unknown)}", param_hint="--clock")
 
     with open_store(database_url) as engine:
-        if fmt is ExportFormat.xlsx:
-            assert output is not None
-            cases, rows = _export_xlsx(engine, output, day, settings, catalogue, clock, status)
-        else:
-            cases, rows = _export_csv(engine, output, day, settings, catalogue, clock, status)
+        try:
+            if fmt is ExportFormat.xlsx:
+                assert output is not None
+                cases, rows = _export_xlsx(engine, output, day, settings, catalogue, clock, status)
+            else:
+                cases, rows = _export_csv(engine, output, day, settings, catalogue, clock, status)
+        except UnsafePath as exc:
+            fail(f"[bold red]Cannot write the export:[/] {escape(str(exc))}")
     where = f" to {output}" if output is not None else ""
     err.print(
         f"{cases:,} case(s), {rows:,} clock row(s) at {day.isoformat()}{where}.",
@@ -103,7 +117,8 @@ def _export_csv(
 
     from ehcp_workflow.cli.progress import Steps
     from ehcp_workflow.db import load_caseload
-    from ehcp_workflow.output import plain
+    from ehcp_workflow.files import private_file
+    from ehcp_workflow.output import spreadsheet_frame
     from ehcp_workflow.vectorised import evaluate_caseload
 
     with Steps(err, total=1) as steps:
@@ -113,9 +128,7 @@ def _export_csv(
     rows = 0
     stream: IO[str]
     with (
-        (
-            output.open("w", encoding="utf-8", newline="") if output is not None else nullcontext(sys.stdout)
-        ) as stream,
+        private_file(output) if output is not None else nullcontext(sys.stdout) as stream,
         Steps(err, total=max(1, -(-n // CSV_CHUNK))) as steps,
     ):
         for start in range(0, max(n, 1), CSV_CHUNK):
@@ -126,7 +139,7 @@ def _export_csv(
             part = caseload.subset(keep)  # this chunk's cases with their advice and review history
             evaluation = evaluate_caseload(part, catalogue, as_of=day, conventions=settings.conventions)
             frame = evaluation.to_frame(clocks=clocks, statuses=statuses)
-            plain(frame).to_csv(stream, index=False, header=start == 0, lineterminator="\n")
+            spreadsheet_frame(frame).to_csv(stream, index=False, header=start == 0, lineterminator="\n")
             rows += len(frame)
     return n, rows
 

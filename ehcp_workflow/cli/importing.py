@@ -36,8 +36,6 @@ REPORT_COLUMNS: tuple[str, ...] = (
     "message",
     "rule",
 )
-#: Cells starting with these are formulas to a spreadsheet: the report quotes them.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def report_path(file: Path) -> Path:
@@ -45,20 +43,22 @@ def report_path(file: Path) -> Path:
     return file.with_name(file.name + ".errors.csv")
 
 
-def _cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def write_report(path: Path, problems: Iterable[Problem]) -> None:
-    """The problems as CSV (UTF-8 with a byte-order mark, so Excel shows accents), errors first."""
+    """The problems as CSV (UTF-8 with a byte-order mark, so Excel shows accents), errors first.
+
+    Created private (it names cases), cells neutralised against formulas (they quote the file).
+    """
+    from ehcp_workflow.files import private_file
+    from ehcp_workflow.output import neutralise
+
     rows = sorted(problems, key=lambda p: (p.severity != Severity.ERROR, p.file, p.location))
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+    with private_file(path, encoding="utf-8-sig") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(REPORT_COLUMNS)
         for p in rows:
             writer.writerow(
                 [
-                    _cell(v)
+                    neutralise(v)
                     for v in (p.file, p.location, p.person, p.field, str(p.severity), p.message, p.rule)
                 ]
             )
@@ -78,9 +78,14 @@ def _remove_stale_report(path: Path) -> bool:
 
 
 def _save_report(file: Path, problems: Sequence[Problem]) -> Path | None:
+    from ehcp_workflow.files import UnsafePath
+
     path = report_path(file)
     try:
         write_report(path, problems)
+    except UnsafePath as exc:
+        err.print(f"Could not write the error report: {exc}", style="yellow", markup=False)
+        return None
     except OSError as exc:
         err.print(f"[yellow]Could not write the error report {path}: {exc.strerror or exc}[/]")
         return None

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ehcp_workflow.cli.common import err, out, parse_date
 
@@ -29,14 +30,25 @@ def report(
     date_to: Annotated[str, typer.Option("--to", help="Last month, YYYY-MM")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate as at (default: today)")] = None,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Folder for the workbook, HTML and charts")
+        Path,
+        typer.Option("--output", "-o", help="Folder for the workbook, HTML and charts (created if missing)"),
     ] = Path("reports"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace this period's workbook and HTML if already there")
+    ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """The month's committee figures: an XLSX workbook and a self-contained HTML report with charts."""
+    """The month's committee figures: an XLSX workbook and a self-contained HTML report with charts.
+
+    --output is a folder. This period's workbook and HTML already in it are kept (the command
+    refuses) unless --force; the four chart images are shared by every period and replaced. Every
+    file is written private (0600) and never through a symbolic link.
+    """
     from ehcp_workflow.catalogue import load_catalogue
+    from ehcp_workflow.cli.store import fail, open_store
     from ehcp_workflow.db import load_caseload
-    from ehcp_workflow.reporting.report import build_report
+    from ehcp_workflow.files import UnsafePath, check_output
+    from ehcp_workflow.reporting.report import build_report, report_paths
     from ehcp_workflow.settings import get_settings
 
     day = parse_date(as_of) if as_of else dt.date.today()
@@ -50,16 +62,28 @@ def report(
             raise typer.BadParameter(f"{value!r} is not a month: use YYYY-MM", param_hint=option) from None
     if months[0] > months[1]:
         raise typer.BadParameter("--from is after --to", param_hint="--from")
-    caseload = load_caseload(_engine(database_url))
-    files = build_report(
-        caseload,
-        load_catalogue(),
-        date_from=months[0],
-        date_to=months[1],
-        as_of=day,
-        out_dir=output,
-        conventions=get_settings().conventions,
-    )
+    if output.exists() and not output.is_dir():
+        fail(f"[bold red]Cannot write the report:[/] {output} is a file; --output names a folder.")
+    if output.is_dir():
+        try:
+            for path in report_paths(output, months[0], months[1]):
+                check_output(path, overwrite=force)
+        except UnsafePath as exc:
+            fail(f"[bold red]Cannot write the report:[/] {escape(str(exc))}")
+    with open_store(database_url) as engine:
+        caseload = load_caseload(engine)
+    try:
+        files = build_report(
+            caseload,
+            load_catalogue(),
+            date_from=months[0],
+            date_to=months[1],
+            as_of=day,
+            out_dir=output,
+            conventions=get_settings().conventions,
+        )
+    except (UnsafePath, FileExistsError, NotADirectoryError) as exc:
+        fail(f"[bold red]Cannot write the report:[/] {escape(str(exc))}")
     out.print(f"Workbook: {files.workbook}")
     out.print(f"Report:   {files.html}")
     for name, path in sorted(files.charts.items()):
@@ -95,5 +119,11 @@ def phase_transfer(
     print_table(summary, out, title=f"Phase transfer {year}: plans by type and status at {day}")
     print_table(plan.head(50), out, title=f"Soonest review-by dates ({len(plan):,} plans; first 50)")
     if output is not None:
-        write_csv(plan, output)
+        from ehcp_workflow.cli.store import fail
+        from ehcp_workflow.files import UnsafePath
+
+        try:
+            write_csv(plan, output)
+        except UnsafePath as exc:
+            fail(f"[bold red]Cannot write the list:[/] {escape(str(exc))}")
         err.print(f"Wrote {len(plan):,} rows to {output}")

@@ -80,6 +80,7 @@ def export(
     Exit code 0 when the checks find no error; 2 when they do (both files are still written).
     """
     from ehcp_workflow.exporters import EXPORT_YEARS, export_sen2
+    from ehcp_workflow.files import UnsafePath
     from ehcp_workflow.settings import get_settings
 
     if year not in EXPORT_YEARS:
@@ -107,6 +108,9 @@ def export(
             serial_no=serial,
             conventions=get_settings().conventions,
         )
+    except UnsafePath as exc:
+        err.print(f"Cannot write the SEN2 export: {exc}", style="bold red", markup=False, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     finally:
         engine.dispose()
 

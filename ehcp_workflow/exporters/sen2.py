@@ -14,14 +14,13 @@ scope) is :mod:`.sen2_build`; the year differences are :mod:`.sen2_layout`; the 
 from __future__ import annotations
 
 import csv
-import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from sqlalchemy import Connection, Engine
 
@@ -55,6 +54,8 @@ from ehcp_workflow.exporters.sen2_store import (
     person_order,
 )
 from ehcp_workflow.exporters.sen2_xml import DECLARATION, PersonsWriter, render
+from ehcp_workflow.files import private_file
+from ehcp_workflow.output import neutralise
 
 SOFTWARE_CODE = "ehcp-workflow"
 
@@ -219,15 +220,8 @@ def write_report(path: Path, findings: Iterable[Finding]) -> None:
         w.writerow(REPORT_COLUMNS)
         for f in findings:
             w.writerow(
-                [_cell(v) for v in (f.severity.value, f.rule, f.person, f.case_ref, f.item, f.message)]
+                [neutralise(v) for v in (f.severity.value, f.rule, f.person, f.case_ref, f.item, f.message)]
             )
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _header(
@@ -275,14 +269,7 @@ def _snapshot(engine: Engine) -> Connection:
 
 @contextmanager
 def _private_file(path: Path, encoding: str = "utf-8") -> Iterator[TextIO]:
-    """Write ``path`` as a whole or not at all (a temporary file renamed at the end), mode 0600."""
-    tmp = path.with_name(f".{path.name}.part")
-    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # the umask may have removed bits, and an old .part may be wider
-        with open(fd, "w", encoding=encoding, newline="", buffering=1 << 20) as fh:
-            yield fh
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``path`` as a whole or not at all, created 0600, never through a link (see
+    :func:`ehcp_workflow.files.private_file`)."""
+    with private_file(path, encoding=encoding, buffering=1 << 20) as fh:
+        yield cast(TextIO, fh)

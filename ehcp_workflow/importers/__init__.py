@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from ehcp_workflow.caseload import Caseload
+from ehcp_workflow.files import UnsafePath, check_input
 from ehcp_workflow.importers.result import LoadedCaseload
 from ehcp_workflow.importers.sen2 import is_sen2, load_sen2, read_sen2
 from ehcp_workflow.importers.tabular import load_tabular, read_tabular, write_csv_template
@@ -41,12 +42,17 @@ _ZIP_MAGIC = b"PK\x03\x04"
 def detect_format(path: PathLike) -> str:
     """``"sen2"``, ``"csv"`` or ``"xlsx"`` for the file at ``path``, or :class:`InputError`.
 
-    The suffix decides; an ``.xml`` file must also look like SEN2 (root ``Message``, Collection
+    Only a regular file of bounded size is read (:func:`~ehcp_workflow.files.check_input`). The
+    suffix decides; an ``.xml`` file must also look like SEN2 (root ``Message``, Collection
     ``SEN2``), so that another DfE return or any other XML gets a clear refusal rather than an
     empty caseload. A file with another suffix is sniffed (XML or XLSX by content) before being
     refused with a hint.
     """
     p = Path(path)
+    try:  # before anything opens it: a FIFO would block, /dev/zero would never end
+        check_input(p)
+    except UnsafePath as exc:
+        raise InputError([Problem(str(p), "", "", "", exc.reason, rule="file")]) from None
     suffix = p.suffix.lower()
     if suffix == ".csv":
         return "csv"

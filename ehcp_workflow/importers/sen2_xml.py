@@ -28,6 +28,10 @@ from defusedxml.ElementTree import DefusedXMLParser, iterparse
 
 from ehcp_workflow.problems import Problem
 
+#: Deepest element nesting read. A SEN2 return nests about 7 deep (Message/Persons/Person/
+#: Requests/Assessment/...); a file nested deeper is refused before it can exhaust the stack.
+MAX_DEPTH = 64
+
 #: Stands in for the text of an element that holds personal data or free text.
 REDACTED = "\u2022redacted\u2022"
 
@@ -99,8 +103,24 @@ class _LineTreeBuilder(TreeBuilder):
         self.root: Element | None = None
         self.persons: Element | None = None
         self.names: dict[str, tuple[str, str]] = {}  # tag -> (local name, lower-case key)
+        self.depth = 0
+        self.file = ""
 
     def start(self, tag: str, attrs: dict[str, str], /) -> Element:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            line = self.expat.CurrentLineNumber if self.expat is not None else 0
+            raise FatalXmlError(
+                Problem(
+                    self.file,
+                    f"line {line}",
+                    "",
+                    local_name(tag),
+                    f"elements are nested more than {MAX_DEPTH} deep, which a SEN2 return never is; "
+                    "the file was not read further",
+                    rule="sen2-xml",
+                )
+            )
         elem = super().start(tag, attrs)
         if self.expat is not None:
             self.lines[elem] = self.expat.CurrentLineNumber
@@ -109,6 +129,10 @@ class _LineTreeBuilder(TreeBuilder):
         elif self.name(tag)[1] == "persons":
             self.persons = elem
         return elem
+
+    def end(self, tag: str, /) -> Element:
+        self.depth -= 1
+        return super().end(tag)
 
     def name(self, tag: str) -> tuple[str, str]:
         """(local name, lower-case key) of ``tag``, cached: there are only a few dozen tags."""
@@ -154,6 +178,7 @@ def stream(path: Path, file: str) -> Iterator[HeaderEvent | PersonEvent]:
     and column), that declares a DTD or entities, or whose root is not ``Message``.
     """
     builder = _LineTreeBuilder()
+    builder.file = file
     parser = DefusedXMLParser(target=builder, forbid_dtd=True)
     builder.expat = parser.parser
     number = 0

@@ -95,12 +95,55 @@ def _rows(path: Path, kind: str) -> Iterator[tuple[int, Sequence[Cell]]]:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             yield from enumerate(csv.reader(fh), start=1)
         return
+    _check_workbook(path)
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
         ws = wb.worksheets[0]
         yield from enumerate(ws.iter_rows(values_only=True), start=1)
     finally:
         wb.close()
+
+
+#: Largest total the parts of a workbook may unpack to (a zip bomb is refused before it is read).
+MAX_XLSX_UNPACKED = 1024**3
+#: What declares a DTD or entities in an XML part, in the encodings an XLSX part may use.
+_DTD_MARKS = tuple(
+    mark.encode(enc) for mark in ("<!DOCTYPE", "<!ENTITY") for enc in ("utf-8", "utf-16-le", "utf-16-be")
+)
+
+
+def _check_workbook(path: Path) -> None:
+    """Refuse a workbook whose XML parts declare a DTD or entities, or that unpacks too large.
+
+    Excel never writes a DTD; one in a sheet is an entity-expansion or external-entity attack on
+    the XML parser, and openpyxl's parser does not refuse it. Each part is scanned in chunks (with
+    an overlap, so a mark split between chunks is still seen); sizes are the zip's own, which
+    :mod:`zipfile` enforces while reading.
+    """
+    file = str(path)
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        total = sum(i.file_size for i in infos)
+        if total > MAX_XLSX_UNPACKED:
+            raise _fatal(
+                file, f"the workbook unpacks to {total:,} bytes, more than the {MAX_XLSX_UNPACKED:,} read"
+            )
+        for info in infos:
+            if not info.filename.endswith((".xml", ".rels", ".vml")):
+                continue
+            with zf.open(info) as fh:
+                tail = b""
+                while chunk := fh.read(1 << 20):
+                    window = tail + chunk
+                    if any(mark in window for mark in _DTD_MARKS):
+                        raise _fatal(
+                            file,
+                            f"the workbook's part {info.filename} declares a DTD or entities, which "
+                            "Excel never writes; it was not read, for safety. Save the caseload again "
+                            "from Excel as .xlsx",
+                            rule="tabular-xml",
+                        )
+                    tail = window[-32:]
 
 
 def _fatal(file: str, message: str, rule: str = "tabular-file") -> InputError:

@@ -76,8 +76,32 @@ def text_of(cell: Cell) -> str | None:
     return str(cell).strip() or None
 
 
+#: Control characters a cell may hold (tab and line breaks, e.g. in a spreadsheet's wrapped text).
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in ``text`` other than tab and line breaks, or None.
+
+    A NUL cannot be stored by PostgreSQL, and an ANSI escape in a case ref would repaint the
+    terminal of whoever lists it later: both are refused at the door.
+    """
+    for c in text:
+        if (c < " " or "\x7f" <= c <= "\x9f") and c not in _ALLOWED_CONTROLS:
+            return c
+    return None
+
+
 def parse_cell(column: str, cell: Cell) -> Parsed:
-    """Read ``cell`` of ``column``; empty cells are ``(None, None)``."""
+    """Read ``cell`` of ``column``; empty cells are ``(None, None)``.
+
+    Text holding a control character (NUL, an ANSI escape) is refused, naming the character's
+    code point but not echoing the value.
+    """
+    if isinstance(cell, str) and (bad := control_character(cell)) is not None:
+        return None, (
+            f"contains the control character U+{ord(bad):04X}, which is not allowed in a cell; remove it"
+        )
     kind = column_kind(column)
     if kind is ColumnKind.DATE:
         return parse_date(cell)

@@ -41,7 +41,13 @@ from ehcp_workflow.notify.model import (
     digest_recipient,
     normalise_tag,
 )
-from ehcp_workflow.notify.redact import capture_apprise_log, install_log_redaction, redact, register_secrets
+from ehcp_workflow.notify.redact import (
+    capture_apprise_log,
+    install_log_redaction,
+    redact,
+    register_secrets,
+    register_service_secrets,
+)
 
 #: Looks up a secret by name; ``None`` when it has no value.
 Resolver = Callable[[str], str | None]
@@ -340,6 +346,7 @@ def parse_routing(
         loaded, entry_routes = _load_entry(entry, number, source)
         services += loaded
         routes += entry_routes
+    register_service_secrets(services)
     return Routing(services, tuple(routes), source)
 
 

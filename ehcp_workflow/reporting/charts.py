@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from ehcp_workflow.files import private_file
 from ehcp_workflow.reporting.kpis import ALL, PROVIDER_LABELS, NationalFigure, national_figure
 from ehcp_workflow.reporting.labels import column_labels
 
@@ -75,7 +76,8 @@ def _no_data(ax: Any, text: str) -> None:
 
 def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=_DPI, facecolor="white")
+    with private_file(path, "wb") as fh:  # 0600 from the start, like every report file
+        fig.savefig(fh, format="png", dpi=_DPI, facecolor="white")
     return path
 
 

@@ -17,6 +17,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from ehcp_workflow.files import private_file
 from ehcp_workflow.reporting.kpis import ALL, KPI_INFO, NationalFigure
 from ehcp_workflow.reporting.labels import column_labels, display_frame, is_percent
 
@@ -278,8 +279,7 @@ def write_html(
     """Write :func:`render_html` to ``path`` (UTF-8)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        render_html(kpis, charts, title=title, period=period, as_of=as_of, national=national),
-        encoding="utf-8",
-    )
+    page = render_html(kpis, charts, title=title, period=period, as_of=as_of, national=national)
+    with private_file(path, encoding="utf-8", newline=None) as fh:  # 0600 from the start
+        fh.write(page)
     return path

@@ -21,6 +21,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from ehcp_workflow.files import private_file
+from ehcp_workflow.output import neutralise
 from ehcp_workflow.reporting.kpis import KPI_INFO
 from ehcp_workflow.reporting.labels import column_labels, display_frame, is_percent
 
@@ -70,7 +72,7 @@ def _cell_value(value: Any, *, percent: bool) -> Any:
         return pd.Timestamp(value).date()
     if percent and isinstance(value, float | int):
         return float(value) / 100.0
-    return value
+    return neutralise(value)  # a team or provider named like a formula stays text
 
 
 def _number_format(frame: pd.DataFrame, column: str) -> str | None:
@@ -193,5 +195,6 @@ def write_workbook(
         _write_sheet(wb.create_sheet(SHEET_NAMES[key]), key, kpis[key], period=period, as_of=as_of)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+    with private_file(path, "wb") as fh:  # 0600 from the start: teams and providers are named
+        wb.save(fh)
     return path
