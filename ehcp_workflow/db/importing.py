@@ -29,8 +29,16 @@ from ehcp_workflow.caseload import (
 from ehcp_workflow.db.engine import write_connection
 from ehcp_workflow.db.fields import CASELOAD_FIELDS, FIELDS, Kind
 from ehcp_workflow.db.read import CASE, IMPORT, read_advice, read_cases
+from ehcp_workflow.db.review_history import apply_review_history
 from ehcp_workflow.db.types import utcnow
-from ehcp_workflow.db.write import WriteContext, apply_advice, apply_cases, execute_many, write_events
+from ehcp_workflow.db.write import (
+    EventRows,
+    WriteContext,
+    apply_advice,
+    apply_cases,
+    execute_many,
+    write_events,
+)
 from ehcp_workflow.problems import InputError, Problem
 
 
@@ -230,6 +238,9 @@ def _upsert(
     touched: set[str] = set()
     if ADVICE_UNRECORDED not in caseload.unrecorded:
         touched = apply_advice(conn, stored_advice, advice, changes.case_ids, ctx, changes)
+    history = EventRows(ctx)  # the review cycles before the latest, when the source carries them
+    touched |= apply_review_history(conn, caseload.review_history, changes, history)
+    changes.events.append(history)
     advice_only = sorted(touched - set(changes.created) - set(changes.updated))
     if advice_only:
         stmt = update(CASE).where(CASE.c.case_ref == bindparam("b_ref"))

@@ -94,7 +94,15 @@ def _epoch_days(column: Any, dialect: str) -> ColumnElement[Any]:
 
 def case_select(dialect: str, *, with_ids: bool = False, with_extras: bool = False) -> Select[Any]:
     """The flat case rows: one per case, latest review and phase transfer, one column per field."""
-    latest_review = select(func.max(REVIEW.c.seq)).where(REVIEW.c.case_id == CASE.c.id).scalar_subquery()
+    # the latest review is the latest by date (an import of history adds older cycles after newer
+    # ones), the last recorded where dates tie
+    latest_review = (
+        select(REVIEW.c.seq)
+        .where(REVIEW.c.case_id == CASE.c.id)
+        .order_by(review_date_key(REVIEW).desc().nulls_last(), REVIEW.c.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     latest_transfer = (
         select(func.max(TRANSFER.c.seq)).where(TRANSFER.c.case_id == CASE.c.id).scalar_subquery()
     )
@@ -158,9 +166,22 @@ def advice_select(dialect: str, *, with_ids: bool = False) -> Select[Any]:
     )
 
 
-def review_select(dialect: str) -> Select[Any]:
+def review_date_key(table: Any) -> ColumnElement[Any]:
+    """A review cycle's date: its meeting, else its first recorded step (how cycles are matched)."""
+    return func.coalesce(
+        table.c.meeting,
+        table.c.decision_letter,
+        table.c.report_sent,
+        table.c.amendment_notice,
+        table.c.amended_plan_issued,
+    )
+
+
+def review_select(dialect: str, *, with_ids: bool = False) -> Select[Any]:
     """Every review cycle, one row each, in (case, seq) order: the case's review history."""
     columns: list[Any] = [CASE.c.case_ref]
+    if with_ids:
+        columns += [REVIEW.c.id.label("review_id"), REVIEW.c.seq, CASE.c.id.label("case_id")]
     for name in REVIEW_COLUMNS[1:]:
         column: Any = REVIEW.c[FIELDS[name].column]
         if FIELDS[name].kind is Kind.DATE:
@@ -173,10 +194,13 @@ def review_select(dialect: str) -> Select[Any]:
     )
 
 
-def read_reviews(conn: Connection, *, case_refs: Sequence[str] | None = None) -> pd.DataFrame:
+def read_reviews(
+    conn: Connection, *, case_refs: Sequence[str] | None = None, with_ids: bool = False
+) -> pd.DataFrame:
     """Every review cycle of the cases (all, or ``case_refs``), in contract dtypes."""
     refs = None if case_refs is None else sorted(set(case_refs))
-    return _read(conn, review_select(conn.dialect.name), refs, _kinds(REVIEW_COLUMNS[1:]))
+    stmt = review_select(conn.dialect.name, with_ids=with_ids)
+    return _read(conn, stmt, refs, _kinds(REVIEW_COLUMNS[1:]))
 
 
 def days_to_datetime64(values: pd.Series) -> np.ndarray[Any, np.dtype[np.datetime64]]:
