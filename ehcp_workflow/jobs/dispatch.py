@@ -22,18 +22,24 @@ Delivery guarantees, and how they are kept:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine
 
-from ehcp_workflow.db.models import Alert, table_of
-from ehcp_workflow.db.outbox import enqueue_alerts
-from ehcp_workflow.jobs.nightly import is_escalation_key, item_from_body, outbox_rows
+from ehcp_workflow.db.outbox import (
+    NO_RESULT,
+    Claim,
+    backoff,
+    give_up_abandoned,
+    pending_alerts,
+    queue_delivery_failing,
+    queue_message,
+)
+from ehcp_workflow.notify.body import MESSAGE_KIND, is_escalation_key, item_from_body, message_from_row
 from ehcp_workflow.notify.messages import caseworker_digest, manager_escalation
 from ehcp_workflow.notify.model import (
     ESCALATION_KINDS,
@@ -47,23 +53,9 @@ from ehcp_workflow.notify.redact import redact
 from ehcp_workflow.notify.sender import Notifier
 
 log = logging.getLogger(__name__)
-ALERT = table_of(Alert)
 
 #: When one clock has several alerts in a message, the first of these is shown.
 _KIND_RANK = {AlertKind.INVALID: 0, AlertKind.OVERDUE: 1, AlertKind.STILL_OVERDUE: 2, AlertKind.DUE_TODAY: 3}
-
-#: The outbox kind of a message rendered when it was queued (not built from alert items).
-MESSAGE_KIND = "message"
-
-#: Alerts still to be delivered.
-PENDING = ("queued", "failed")
-
-#: ``last_error`` of a claimed alert until its result is recorded (sent clears it, a failure
-#: replaces it): still there after the lease means the dispatcher died mid-send.
-NO_RESULT = "claimed for sending, but no result was recorded (the dispatcher stopped mid-send)"
-
-#: The columns a claim returns: what rendering a message needs.
-_RENDERED = (ALERT.c.id, ALERT.c.alert_key, ALERT.c.recipient, ALERT.c.kind, ALERT.c.body, ALERT.c.attempts)
 
 
 class DeliveryFailing(RuntimeError):
@@ -84,12 +76,6 @@ class DispatchSummary:
         return asdict(self)
 
 
-def backoff(attempts: int, *, base: dt.timedelta = dt.timedelta(minutes=10)) -> dt.timedelta:
-    """Wait before the next try: 10 min, 20, 40... capped at 12 hours."""
-    wait: dt.timedelta = min(base * (2 ** max(attempts - 1, 0)), dt.timedelta(hours=12))
-    return wait
-
-
 def render_messages(rows: Sequence[dict[str, Any]], *, as_of: dt.date, allow_initials: bool) -> list[Message]:
     """One message per recipient: a digest for a caseworker (or team), an escalation for managers."""
     groups: dict[tuple[str, bool], list[AlertItem]] = defaultdict(list)
@@ -98,16 +84,7 @@ def render_messages(rows: Sequence[dict[str, Any]], *, as_of: dt.date, allow_ini
     messages = []
     for row in rows:
         if row.get("kind") == MESSAGE_KIND:  # pre-rendered (the weekly summary)
-            data = json.loads(row["body"])
-            messages.append(
-                Message(
-                    recipient=row["recipient"],
-                    title=data["title"],
-                    body=data["body"],
-                    markdown=data.get("markdown"),
-                    alert_keys=(row["alert_key"],),
-                )
-            )
+            messages.append(message_from_row(row))
     rows = [r for r in rows if r.get("kind") != MESSAGE_KIND]
     for row in sorted(rows, key=lambda r: _KIND_RANK.get(item_from_body(r["body"]).kind, 9)):
         item = item_from_body(row["body"])
@@ -139,21 +116,6 @@ def render_messages(rows: Sequence[dict[str, Any]], *, as_of: dt.date, allow_ini
             )
         )
     return messages
-
-
-def pending_alerts(engine: Engine, *, now: dt.datetime, max_attempts: int) -> list[dict[str, Any]]:
-    """Alerts that a dispatch at ``now`` would try (read only: for dry runs and reports)."""
-    with engine.connect() as conn:
-        result = conn.execute(select(ALERT).where(_claimable(now, max_attempts)).order_by(ALERT.c.id))
-        return [dict(r._mapping) for r in result]
-
-
-def _claimable(now: dt.datetime, max_attempts: int) -> Any:
-    return and_(
-        ALERT.c.status.in_(PENDING),
-        ALERT.c.attempts < max_attempts,
-        or_(ALERT.c.next_attempt_at.is_(None), ALERT.c.next_attempt_at <= now),
-    )
 
 
 def run_dispatch(
@@ -189,50 +151,32 @@ def run_dispatch(
     failing = _abandoned(
         engine, now=now, as_of=as_of, max_attempts=max_attempts, allow_initials=allow_initials
     )
-    with engine.begin() as conn:  # the claim commits at once: the lease is what protects the rows
-        claimed = [
-            dict(r._mapping)
-            for r in conn.execute(
-                update(ALERT)
-                .where(_claimable(now, max_attempts))
-                # the mark stays only if this run dies before recording the result (see _abandoned)
-                .values(attempts=ALERT.c.attempts + 1, next_attempt_at=now + lease, last_error=NO_RESULT)
-                .returning(*_RENDERED)
-            )
-        ]
-    if not claimed and not failing:
+    claim = Claim.take(engine, now=now, lease=lease, max_attempts=max_attempts)
+    if not claim.rows and not failing:
         return DispatchSummary()
-    attempts = {r["alert_key"]: r["attempts"] for r in claimed}
-    messages = render_messages(claimed, as_of=as_of, allow_initials=allow_initials)
+    attempts = {r["alert_key"]: r["attempts"] for r in claim.rows}
+    ids = {r["alert_key"]: r["id"] for r in claim.rows}
+    messages = render_messages(claim.rows, as_of=as_of, allow_initials=allow_initials)
     sent = failed = alerts_sent = alerts_failed = 0
     for message in messages:
         result = notifier.send(message)
         keys = list(message.alert_keys)
-        with engine.begin() as conn:
-            if result.ok:
-                conn.execute(
-                    update(ALERT)
-                    .where(ALERT.c.alert_key.in_(keys))
-                    .values(status="sent", sent_at=now, last_error=None, next_attempt_at=None)
-                )
-                sent += 1
-                alerts_sent += len(keys)
-            else:
-                error = redact(result.error or result.status)
-                tries = max(attempts[k] for k in keys)
-                conn.execute(
-                    update(ALERT)
-                    .where(ALERT.c.alert_key.in_(keys))
-                    .values(status="failed", last_error=error[:2000], next_attempt_at=now + backoff(tries))
-                )
-                failed += 1
-                alerts_failed += len(keys)
-                # Only the alerts at their last attempt are given up: a message can also carry alerts
-                # queued since (fewer attempts), which stay claimable and must not be reported lost.
-                last = tuple(k for k in keys if attempts[k] >= max_attempts)
-                if last:
-                    failing.append((replace(message, alert_keys=last), error, max(attempts[k] for k in last)))
-                log.warning("delivery to %s failed (attempt %d): %s", message.recipient, tries, error)
+        if result.ok:
+            claim.sent([ids[k] for k in keys], now=now)
+            sent += 1
+            alerts_sent += len(keys)
+        else:
+            error = redact(result.error or result.status)
+            tries = max(attempts[k] for k in keys)
+            claim.failed([ids[k] for k in keys], error=error, retry_at=now + backoff(tries))
+            failed += 1
+            alerts_failed += len(keys)
+            # Only the alerts at their last attempt are given up: a message can also carry alerts
+            # queued since (fewer attempts), which stay claimable and must not be reported lost.
+            last = tuple(k for k in keys if attempts[k] >= max_attempts)
+            if last:
+                failing.append((replace(message, alert_keys=last), error, max(attempts[k] for k in last)))
+            log.warning("delivery to %s failed (attempt %d): %s", message.recipient, tries, error)
 
     given_up = sum(len(m.alert_keys) for m, _, _ in failing)
     if failing:
@@ -256,28 +200,9 @@ def run_dispatch(
 def _abandoned(
     engine: Engine, *, now: dt.datetime, as_of: dt.date, max_attempts: int, allow_initials: bool
 ) -> list[tuple[Message, str | None, int]]:
-    """Give up alerts whose *last* attempt was claimed but never recorded (the dispatcher died
-    mid-send and its lease has expired), exactly as if that attempt had failed.
-
-    Without this they would stay pending with ``attempts == max_attempts``: never claimable again,
-    never reported, and no ``delivery_failing`` alert - silently lost. Returns them as (message,
-    error, attempts) for :func:`_escalate`; ``next_attempt_at`` is cleared so this happens once.
-    """
-    with engine.begin() as conn:
-        rows = [
-            dict(r._mapping)
-            for r in conn.execute(
-                update(ALERT)
-                .where(
-                    ALERT.c.status.in_(PENDING),
-                    ALERT.c.attempts >= max_attempts,
-                    ALERT.c.last_error == NO_RESULT,
-                    ALERT.c.next_attempt_at <= now,
-                )
-                .values(status="failed", next_attempt_at=None)
-                .returning(*_RENDERED)
-            )
-        ]
+    """The alerts :func:`~ehcp_workflow.db.outbox.give_up_abandoned` gave up (last attempt claimed,
+    never recorded, lease expired), as (message, error, attempts) for :func:`_escalate`."""
+    rows = give_up_abandoned(engine, now=now, max_attempts=max_attempts)
     if not rows:
         return []
     tries = {r["alert_key"]: r["attempts"] for r in rows}
@@ -287,57 +212,21 @@ def _abandoned(
     return [(m, NO_RESULT, max(tries[k] for k in m.alert_keys)) for m in messages]
 
 
-def queue_message(engine: Engine, message: Message, *, key: str, now: dt.datetime) -> bool:
-    """Queue a pre-rendered message once per ``key`` (e.g. the weekly summary of one ISO week).
-
-    Returns whether it was newly queued; a re-run of the same week queues nothing.
-    """
-    row = {
-        "alert_key": key,
-        "case_ref": "-",
-        "clock": "report",
-        "kind": MESSAGE_KIND,
-        "episode": key,
-        "recipient": message.recipient,
-        "status": "queued",
-        "attempts": 0,
-        "created_at": now,
-        "subject": message.title,
-        "body": json.dumps({"title": message.title, "body": message.body, "markdown": message.markdown}),
-    }
-    with engine.begin() as conn:
-        return enqueue_alerts(conn, [row]) == 1
-
-
 def _escalate(
     engine: Engine, failing: Sequence[tuple[Message, str | None, int]], *, as_of: dt.date, now: dt.datetime
 ) -> None:
     """Queue one ``delivery_failing`` manager alert per failing recipient and day."""
-    import pandas as pd
-
     items = [delivery_failing_item(m, attempts=tries, error=err, as_of=as_of) for m, err, tries in failing]
-    rows = []
-    for item in items:
-        candidates = pd.DataFrame(
-            [
-                {
-                    "case_ref": item.case_ref,
-                    "clock": item.clock,
-                    "instance": "",
-                    "kind": item.kind.value,
-                    "episode": item.episode,
-                    "status": "failing",
-                    "due_date": None,
-                    "days_overdue": None,
-                    "team": None,
-                    "caseworker": None,
-                    "band": None,
-                    "weeks_waiting": None,
-                    "regulation": "",
-                    "detail": item.detail,
-                }
-            ]
-        )
-        rows.extend(outbox_rows(candidates, titles={item.clock: item.title}, now=now))
-    with engine.begin() as conn:
-        enqueue_alerts(conn, rows)
+    queue_delivery_failing(engine, items, now=now)
+
+
+__all__ = [
+    "NO_RESULT",
+    "DeliveryFailing",
+    "DispatchSummary",
+    "backoff",
+    "pending_alerts",
+    "queue_message",
+    "render_messages",
+    "run_dispatch",
+]
