@@ -8,7 +8,11 @@ Delivery guarantees, and how they are kept:
 * **Nothing is sent twice by two dispatchers.** Alerts are *claimed* before sending: one UPDATE ...
   RETURNING moves their ``next_attempt_at`` a lease into the future and counts the attempt, and only
   rows still claimable are returned. A second dispatcher running at the same moment claims nothing
-  that the first holds.
+  that the first holds. The lease is renewed before each send and by a heartbeat while a send is
+  slow, so a mail server that hangs for longer than the lease does not let a second dispatcher in.
+  Renewals and results are fenced (:class:`~ehcp_workflow.db.outbox.Claim`): a dispatcher whose
+  lease ran out anyway sends nothing more of what it lost and never overwrites the new holder's
+  result; only the message it had in flight can reach its recipient twice.
 * **A crash is survivable.** If the process dies between claiming and recording the result, the lease
   expires and the alerts are sent on a later run. (The one window in which a message can be
   delivered twice is a crash after the notifier accepted it and before the result was committed:
@@ -33,6 +37,9 @@ from sqlalchemy import Engine
 from ehcp_workflow.db.outbox import (
     NO_RESULT,
     Claim,
+    Clock,
+    Heartbeat,
+    ThreadHeartbeat,
     backoff,
     give_up_abandoned,
     pending_alerts,
@@ -71,6 +78,9 @@ class DispatchSummary:
     alerts_given_up: int = 0
     recipients_failing: list[str] = field(default_factory=list)
     dry_run: bool = False
+    #: Alerts claimed by this run whose claim ran out before their result was recorded: another
+    #: dispatcher holds them now and records their outcome (see ``ehcp_workflow.db.outbox.Claim``).
+    alerts_lost: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,8 +139,16 @@ def run_dispatch(
     allow_initials: bool = False,
     dry_run: bool = False,
     raise_on_give_up: bool = True,
+    clock: Clock | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> DispatchSummary:
-    """Send every claimable alert, grouped into one message per recipient; record the outcome."""
+    """Send every claimable alert, grouped into one message per recipient; record the outcome.
+
+    ``now`` is when the run starts (what it claims); ``clock`` is read for every later renewal and
+    result. Pass :func:`~ehcp_workflow.db.outbox.wall_clock` in production: the default, time
+    standing still at ``now``, keeps tests exact but cannot extend a lease. ``heartbeat`` renews the
+    lease while a send is slow (default: a thread every third of the lease).
+    """
     if dry_run:
         rows = pending_alerts(engine, now=now, max_attempts=max_attempts)
         messages = render_messages(rows, as_of=as_of, allow_initials=allow_initials)
@@ -151,32 +169,58 @@ def run_dispatch(
     failing = _abandoned(
         engine, now=now, as_of=as_of, max_attempts=max_attempts, allow_initials=allow_initials
     )
-    claim = Claim.take(engine, now=now, lease=lease, max_attempts=max_attempts)
+    claim = Claim.take(engine, now=now, lease=lease, max_attempts=max_attempts, clock=clock)
     if not claim.rows and not failing:
         return DispatchSummary()
-    attempts = {r["alert_key"]: r["attempts"] for r in claim.rows}
-    ids = {r["alert_key"]: r["id"] for r in claim.rows}
+    by_key = {r["alert_key"]: r for r in claim.rows}
     messages = render_messages(claim.rows, as_of=as_of, allow_initials=allow_initials)
-    sent = failed = alerts_sent = alerts_failed = 0
-    for message in messages:
-        result = notifier.send(message)
-        keys = list(message.alert_keys)
-        if result.ok:
-            claim.sent([ids[k] for k in keys], now=now)
-            sent += 1
-            alerts_sent += len(keys)
-        else:
-            error = redact(result.error or result.status)
-            tries = max(attempts[k] for k in keys)
-            claim.failed([ids[k] for k in keys], error=error, retry_at=now + backoff(tries))
-            failed += 1
-            alerts_failed += len(keys)
-            # Only the alerts at their last attempt are given up: a message can also carry alerts
-            # queued since (fewer attempts), which stay claimable and must not be reported lost.
-            last = tuple(k for k in keys if attempts[k] >= max_attempts)
-            if last:
-                failing.append((replace(message, alert_keys=last), error, max(attempts[k] for k in last)))
-            log.warning("delivery to %s failed (attempt %d): %s", message.recipient, tries, error)
+    sent = failed = alerts_sent = alerts_failed = lost = 0
+    with (heartbeat or ThreadHeartbeat(every=lease / 3)).running(claim.renew):
+        for message in messages:
+            # Renew before each send, and send only what is still ours: if the lease ran out while an
+            # earlier send hung, another dispatcher may already have sent (and recorded) the rest.
+            ids = {by_key[k]["id"] for k in message.alert_keys}
+            held = claim.renew(ids)
+            if not held:
+                lost += len(ids)
+                log.warning("not sending to %s: the claim on its alerts was lost", message.recipient)
+                continue
+            if held != ids:
+                lost += len(ids - held)
+                (message,) = render_messages(
+                    [r for r in claim.rows if r["id"] in held], as_of=as_of, allow_initials=allow_initials
+                )
+            keys = list(message.alert_keys)
+            result = notifier.send(message)
+            if result.ok:
+                written = claim.sent(held)
+                sent += 1
+                alerts_sent += len(written)
+            else:
+                error = redact(result.error or result.status)
+                tries = max(by_key[k]["attempts"] for k in keys)
+                written = claim.failed(held, error=error, retry_in=backoff(tries))
+                failed += 1
+                alerts_failed += len(written)
+                # Only the alerts at their last attempt are given up: a message can also carry alerts
+                # queued since (fewer attempts), which stay claimable and must not be reported lost.
+                # And only those this run still held: the new holder of the others decides for them.
+                last = tuple(
+                    k for k in keys if by_key[k]["attempts"] >= max_attempts and by_key[k]["id"] in written
+                )
+                if last:
+                    failing.append(
+                        (replace(message, alert_keys=last), error, max(by_key[k]["attempts"] for k in last))
+                    )
+                log.warning("delivery to %s failed (attempt %d): %s", message.recipient, tries, error)
+            if written != held:
+                lost += len(held - written)
+                log.warning(
+                    "result for %s not recorded for %d alert(s): the claim was lost while sending "
+                    "(the dispatcher that took them over records their outcome)",
+                    message.recipient,
+                    len(held - written),
+                )
 
     given_up = sum(len(m.alert_keys) for m, _, _ in failing)
     if failing:
@@ -188,6 +232,7 @@ def run_dispatch(
         alerts_failed=alerts_failed,
         alerts_given_up=given_up,
         recipients_failing=sorted({m.recipient for m, _, _ in failing}),
+        alerts_lost=lost,
     )
     if failing and raise_on_give_up:
         raise DeliveryFailing(
