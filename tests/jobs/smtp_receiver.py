@@ -21,6 +21,7 @@ import re
 import threading
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,15 +38,18 @@ WAIT = 30.0
 class Step:
     """What the receiver does with one incoming message (``DATA``).
 
-    ``outcome``: ``accept`` (250), ``reject`` (451, nothing received), or ``drop`` (the message is
-    received, then the connection closes with no reply). ``hang``: first wait until
-    :attr:`release` is set, telling the test through :attr:`entered` that the client is waiting.
+    ``outcome``: ``accept`` (received, 250), ``reject`` (not received, 451), or ``drop`` (received,
+    then the connection closes with no reply). ``hang``: before answering, wait until
+    :attr:`release` is set, telling the test through :attr:`entered` that the client is waiting;
+    an accepted or dropped message is already received while the server hangs.
     """
 
     outcome: str = "accept"
     hang: bool = False
     entered: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+    #: Set when the server has finished with the message (answered, or dropped the connection).
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 class Receiver:
@@ -55,6 +59,8 @@ class Receiver:
         self.port = 0
         #: Subjects of the messages the server received (accepted or dropped after receipt).
         self.received: queue.Queue[str] = queue.Queue()
+        #: What the server does when no step is scripted (``accept``, ``reject`` or ``drop``).
+        self.default = "accept"
         self._steps: deque[Step] = deque()
         self._lock = threading.Lock()
 
@@ -68,12 +74,13 @@ class Receiver:
             for step in self._steps:
                 step.release.set()
             self._steps.clear()
+            self.default = "accept"
         while not self.received.empty():
             self.received.get_nowait()
 
     def _next(self) -> Step:
         with self._lock:
-            return self._steps.popleft() if self._steps else Step()
+            return self._steps.popleft() if self._steps else Step(outcome=self.default)
 
     def subjects(self) -> list[str]:
         out = []
@@ -83,20 +90,26 @@ class Receiver:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         step = self._next()
-        if step.hang:
-            step.entered.set()
-            await asyncio.get_running_loop().run_in_executor(None, step.release.wait, WAIT)
-        if step.outcome == "reject":
-            return "451 4.3.0 try again later"
-        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        self.received.put(str(message["Subject"]))
-        if step.outcome == "drop":  # the server has it; the client never hears so
-            server.transport.close()
-        return "250 OK"
+        try:
+            if step.outcome != "reject":  # the server has the message, whatever the client hears
+                message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+                self.received.put(str(message["Subject"]))
+            if step.hang:
+                step.entered.set()
+                # a client that gives up closes the connection, and aiosmtpd cancels this wait
+                await asyncio.get_running_loop().run_in_executor(None, step.release.wait, WAIT)
+            if step.outcome == "reject":
+                return "451 4.3.0 try again later"
+            if step.outcome == "drop":  # the client never hears that the server has it
+                server.transport.close()
+            return "250 OK"
+        finally:
+            step.done.set()
 
 
-@pytest.fixture(scope="session")
-def smtp_receiver_server() -> Iterator[Receiver]:
+@contextmanager
+def running_receiver() -> Iterator[Receiver]:
+    """A :class:`Receiver` listening on a free port of 127.0.0.1 until the block ends."""
     from aiosmtpd.controller import Controller
 
     receiver = Receiver()
@@ -116,6 +129,12 @@ def smtp_receiver_server() -> Iterator[Receiver]:
             controller.stop()
         return
     raise RuntimeError(f"could not start the test SMTP server: {last_error}")
+
+
+@pytest.fixture(scope="session")
+def smtp_receiver_server() -> Iterator[Receiver]:
+    with running_receiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture
