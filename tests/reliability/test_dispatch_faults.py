@@ -168,10 +168,10 @@ def test_a_channel_that_never_recovers_is_given_up_loudly(night: Night, receiver
 @pytest.mark.parametrize("late", ["refuses", "accepts"], ids=["server-lacks-it", "server-has-it"])
 def test_a_hanging_channel_is_given_up_on_and_retried(night: Night, receiver: Receiver, late: str) -> None:
     """The server stops answering at the end of a message; the client gives up after its socket
-    timeout (1 s here, apprise's ``cto``) and the alerts are retried. If the server had already
+    timeout (2 s here, apprise's ``cto``) and the alerts are retried. If the server had already
     taken the message (it just never said so), that message is the at-least-once window."""
     sends = Sends()
-    notifier = StampingNotifier(email_notifier(receiver, night.recipients, timeout=1), sends)
+    notifier = StampingNotifier(email_notifier(receiver, night.recipients, timeout=2), sends)
     (hang,) = receiver.script(Step(hang=True, outcome="reject" if late == "refuses" else "accept"))
 
     first = run_dispatch(night.engine, notifier, now=T0, as_of=AS_OF)
