@@ -164,6 +164,9 @@ class Claim:
     result has been recorded. A dispatcher that lost a row can neither renew it nor overwrite what
     the new holder recorded. The existing columns suffice (no ``claimed_by`` column): ``attempts``
     is the fencing token and ``next_attempt_at`` the lease's end while :data:`NO_RESULT` marks it.
+    The token relies on ``attempts`` only ever growing: anything that re-queues alerts by resetting
+    it must do so only for rows no lease holds (not :data:`NO_RESULT` with a future
+    ``next_attempt_at``), or a stale claim could match again.
 
     Thread-safe: a heartbeat thread may renew while the dispatcher records results.
     """
