@@ -8,6 +8,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from ehcp_workflow.db.outbox import wall_clock
 from ehcp_workflow.jobs.dispatch import run_dispatch
 from ehcp_workflow.settings import get_settings
 from flows.common import engine_for, notifier_for, run_as_of
@@ -23,7 +24,9 @@ def send_queued(as_of: dt.date, dry_run: bool) -> dict[str, Any]:
         summary = run_dispatch(
             engine,
             notifier,
-            now=dt.datetime.now(dt.UTC),
+            now=wall_clock(),
+            # read for every lease renewal and result: a slow channel must not outlive the lease
+            clock=wall_clock,
             as_of=as_of,
             allow_initials=settings.alert_initials,
             dry_run=dry_run,

@@ -8,7 +8,11 @@ Delivery guarantees, and how they are kept:
 * **Nothing is sent twice by two dispatchers.** Alerts are *claimed* before sending: one UPDATE ...
   RETURNING moves their ``next_attempt_at`` a lease into the future and counts the attempt, and only
   rows still claimable are returned. A second dispatcher running at the same moment claims nothing
-  that the first holds.
+  that the first holds. The lease is renewed before each send and by a heartbeat while a send is
+  slow, so a mail server that hangs for longer than the lease does not let a second dispatcher in.
+  Renewals and results are fenced (:class:`~ehcp_workflow.db.outbox.Claim`): a dispatcher whose
+  lease ran out anyway sends nothing more of what it lost and never overwrites the new holder's
+  result; only the message it had in flight can reach its recipient twice.
 * **A crash is survivable.** If the process dies between claiming and recording the result, the lease
   expires and the alerts are sent on a later run. (The one window in which a message can be
   delivered twice is a crash after the notifier accepted it and before the result was committed:
@@ -22,18 +26,27 @@ Delivery guarantees, and how they are kept:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine
 
-from ehcp_workflow.db.models import Alert, table_of
-from ehcp_workflow.db.outbox import enqueue_alerts
-from ehcp_workflow.jobs.nightly import is_escalation_key, item_from_body, outbox_rows
+from ehcp_workflow.db.outbox import (
+    NO_RESULT,
+    Claim,
+    Clock,
+    Heartbeat,
+    ThreadHeartbeat,
+    backoff,
+    give_up_abandoned,
+    pending_alerts,
+    queue_delivery_failing,
+    queue_message,
+)
+from ehcp_workflow.notify.body import MESSAGE_KIND, is_escalation_key, item_from_body, message_from_row
 from ehcp_workflow.notify.messages import caseworker_digest, manager_escalation
 from ehcp_workflow.notify.model import (
     ESCALATION_KINDS,
@@ -47,23 +60,9 @@ from ehcp_workflow.notify.redact import redact
 from ehcp_workflow.notify.sender import Notifier
 
 log = logging.getLogger(__name__)
-ALERT = table_of(Alert)
 
 #: When one clock has several alerts in a message, the first of these is shown.
 _KIND_RANK = {AlertKind.INVALID: 0, AlertKind.OVERDUE: 1, AlertKind.STILL_OVERDUE: 2, AlertKind.DUE_TODAY: 3}
-
-#: The outbox kind of a message rendered when it was queued (not built from alert items).
-MESSAGE_KIND = "message"
-
-#: Alerts still to be delivered.
-PENDING = ("queued", "failed")
-
-#: ``last_error`` of a claimed alert until its result is recorded (sent clears it, a failure
-#: replaces it): still there after the lease means the dispatcher died mid-send.
-NO_RESULT = "claimed for sending, but no result was recorded (the dispatcher stopped mid-send)"
-
-#: The columns a claim returns: what rendering a message needs.
-_RENDERED = (ALERT.c.id, ALERT.c.alert_key, ALERT.c.recipient, ALERT.c.kind, ALERT.c.body, ALERT.c.attempts)
 
 
 class DeliveryFailing(RuntimeError):
@@ -79,15 +78,12 @@ class DispatchSummary:
     alerts_given_up: int = 0
     recipients_failing: list[str] = field(default_factory=list)
     dry_run: bool = False
+    #: Alerts claimed by this run whose claim ran out before their result was recorded: another
+    #: dispatcher holds them now and records their outcome (see ``ehcp_workflow.db.outbox.Claim``).
+    alerts_lost: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def backoff(attempts: int, *, base: dt.timedelta = dt.timedelta(minutes=10)) -> dt.timedelta:
-    """Wait before the next try: 10 min, 20, 40... capped at 12 hours."""
-    wait: dt.timedelta = min(base * (2 ** max(attempts - 1, 0)), dt.timedelta(hours=12))
-    return wait
 
 
 def render_messages(rows: Sequence[dict[str, Any]], *, as_of: dt.date, allow_initials: bool) -> list[Message]:
@@ -98,16 +94,7 @@ def render_messages(rows: Sequence[dict[str, Any]], *, as_of: dt.date, allow_ini
     messages = []
     for row in rows:
         if row.get("kind") == MESSAGE_KIND:  # pre-rendered (the weekly summary)
-            data = json.loads(row["body"])
-            messages.append(
-                Message(
-                    recipient=row["recipient"],
-                    title=data["title"],
-                    body=data["body"],
-                    markdown=data.get("markdown"),
-                    alert_keys=(row["alert_key"],),
-                )
-            )
+            messages.append(message_from_row(row))
     rows = [r for r in rows if r.get("kind") != MESSAGE_KIND]
     for row in sorted(rows, key=lambda r: _KIND_RANK.get(item_from_body(r["body"]).kind, 9)):
         item = item_from_body(row["body"])
@@ -141,21 +128,6 @@ def render_messages(rows: Sequence[dict[str, Any]], *, as_of: dt.date, allow_ini
     return messages
 
 
-def pending_alerts(engine: Engine, *, now: dt.datetime, max_attempts: int) -> list[dict[str, Any]]:
-    """Alerts that a dispatch at ``now`` would try (read only: for dry runs and reports)."""
-    with engine.connect() as conn:
-        result = conn.execute(select(ALERT).where(_claimable(now, max_attempts)).order_by(ALERT.c.id))
-        return [dict(r._mapping) for r in result]
-
-
-def _claimable(now: dt.datetime, max_attempts: int) -> Any:
-    return and_(
-        ALERT.c.status.in_(PENDING),
-        ALERT.c.attempts < max_attempts,
-        or_(ALERT.c.next_attempt_at.is_(None), ALERT.c.next_attempt_at <= now),
-    )
-
-
 def run_dispatch(
     engine: Engine,
     notifier: Notifier,
@@ -167,8 +139,16 @@ def run_dispatch(
     allow_initials: bool = False,
     dry_run: bool = False,
     raise_on_give_up: bool = True,
+    clock: Clock | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> DispatchSummary:
-    """Send every claimable alert, grouped into one message per recipient; record the outcome."""
+    """Send every claimable alert, grouped into one message per recipient; record the outcome.
+
+    ``now`` is when the run starts (what it claims); ``clock`` is read for every later renewal and
+    result. Pass :func:`~ehcp_workflow.db.outbox.wall_clock` in production: the default, time
+    standing still at ``now``, keeps tests exact but cannot extend a lease. ``heartbeat`` renews the
+    lease while a send is slow (default: a thread every third of the lease).
+    """
     if dry_run:
         rows = pending_alerts(engine, now=now, max_attempts=max_attempts)
         messages = render_messages(rows, as_of=as_of, allow_initials=allow_initials)
@@ -189,50 +169,58 @@ def run_dispatch(
     failing = _abandoned(
         engine, now=now, as_of=as_of, max_attempts=max_attempts, allow_initials=allow_initials
     )
-    with engine.begin() as conn:  # the claim commits at once: the lease is what protects the rows
-        claimed = [
-            dict(r._mapping)
-            for r in conn.execute(
-                update(ALERT)
-                .where(_claimable(now, max_attempts))
-                # the mark stays only if this run dies before recording the result (see _abandoned)
-                .values(attempts=ALERT.c.attempts + 1, next_attempt_at=now + lease, last_error=NO_RESULT)
-                .returning(*_RENDERED)
-            )
-        ]
-    if not claimed and not failing:
+    claim = Claim.take(engine, now=now, lease=lease, max_attempts=max_attempts, clock=clock)
+    if not claim.rows and not failing:
         return DispatchSummary()
-    attempts = {r["alert_key"]: r["attempts"] for r in claimed}
-    messages = render_messages(claimed, as_of=as_of, allow_initials=allow_initials)
-    sent = failed = alerts_sent = alerts_failed = 0
-    for message in messages:
-        result = notifier.send(message)
-        keys = list(message.alert_keys)
-        with engine.begin() as conn:
-            if result.ok:
-                conn.execute(
-                    update(ALERT)
-                    .where(ALERT.c.alert_key.in_(keys))
-                    .values(status="sent", sent_at=now, last_error=None, next_attempt_at=None)
+    by_key = {r["alert_key"]: r for r in claim.rows}
+    messages = render_messages(claim.rows, as_of=as_of, allow_initials=allow_initials)
+    sent = failed = alerts_sent = alerts_failed = lost = 0
+    with (heartbeat or ThreadHeartbeat(every=lease / 3)).running(claim.renew):
+        for message in messages:
+            # Renew before each send, and send only what is still ours: if the lease ran out while an
+            # earlier send hung, another dispatcher may already have sent (and recorded) the rest.
+            ids = {by_key[k]["id"] for k in message.alert_keys}
+            held = claim.renew(ids)
+            if not held:
+                lost += len(ids)
+                log.warning("not sending to %s: the claim on its alerts was lost", message.recipient)
+                continue
+            if held != ids:
+                lost += len(ids - held)
+                (message,) = render_messages(
+                    [r for r in claim.rows if r["id"] in held], as_of=as_of, allow_initials=allow_initials
                 )
+            keys = list(message.alert_keys)
+            result = notifier.send(message)
+            if result.ok:
+                written = claim.sent(held)
                 sent += 1
-                alerts_sent += len(keys)
+                alerts_sent += len(written)
             else:
                 error = redact(result.error or result.status)
-                tries = max(attempts[k] for k in keys)
-                conn.execute(
-                    update(ALERT)
-                    .where(ALERT.c.alert_key.in_(keys))
-                    .values(status="failed", last_error=error[:2000], next_attempt_at=now + backoff(tries))
-                )
+                tries = max(by_key[k]["attempts"] for k in keys)
+                written = claim.failed(held, error=error, retry_in=backoff(tries))
                 failed += 1
-                alerts_failed += len(keys)
+                alerts_failed += len(written)
                 # Only the alerts at their last attempt are given up: a message can also carry alerts
                 # queued since (fewer attempts), which stay claimable and must not be reported lost.
-                last = tuple(k for k in keys if attempts[k] >= max_attempts)
+                # And only those this run still held: the new holder of the others decides for them.
+                last = tuple(
+                    k for k in keys if by_key[k]["attempts"] >= max_attempts and by_key[k]["id"] in written
+                )
                 if last:
-                    failing.append((replace(message, alert_keys=last), error, max(attempts[k] for k in last)))
+                    failing.append(
+                        (replace(message, alert_keys=last), error, max(by_key[k]["attempts"] for k in last))
+                    )
                 log.warning("delivery to %s failed (attempt %d): %s", message.recipient, tries, error)
+            if written != held:
+                lost += len(held - written)
+                log.warning(
+                    "result for %s not recorded for %d alert(s): the claim was lost while sending "
+                    "(the dispatcher that took them over records their outcome)",
+                    message.recipient,
+                    len(held - written),
+                )
 
     given_up = sum(len(m.alert_keys) for m, _, _ in failing)
     if failing:
@@ -244,6 +232,7 @@ def run_dispatch(
         alerts_failed=alerts_failed,
         alerts_given_up=given_up,
         recipients_failing=sorted({m.recipient for m, _, _ in failing}),
+        alerts_lost=lost,
     )
     if failing and raise_on_give_up:
         raise DeliveryFailing(
@@ -256,28 +245,9 @@ def run_dispatch(
 def _abandoned(
     engine: Engine, *, now: dt.datetime, as_of: dt.date, max_attempts: int, allow_initials: bool
 ) -> list[tuple[Message, str | None, int]]:
-    """Give up alerts whose *last* attempt was claimed but never recorded (the dispatcher died
-    mid-send and its lease has expired), exactly as if that attempt had failed.
-
-    Without this they would stay pending with ``attempts == max_attempts``: never claimable again,
-    never reported, and no ``delivery_failing`` alert - silently lost. Returns them as (message,
-    error, attempts) for :func:`_escalate`; ``next_attempt_at`` is cleared so this happens once.
-    """
-    with engine.begin() as conn:
-        rows = [
-            dict(r._mapping)
-            for r in conn.execute(
-                update(ALERT)
-                .where(
-                    ALERT.c.status.in_(PENDING),
-                    ALERT.c.attempts >= max_attempts,
-                    ALERT.c.last_error == NO_RESULT,
-                    ALERT.c.next_attempt_at <= now,
-                )
-                .values(status="failed", next_attempt_at=None)
-                .returning(*_RENDERED)
-            )
-        ]
+    """The alerts :func:`~ehcp_workflow.db.outbox.give_up_abandoned` gave up (last attempt claimed,
+    never recorded, lease expired), as (message, error, attempts) for :func:`_escalate`."""
+    rows = give_up_abandoned(engine, now=now, max_attempts=max_attempts)
     if not rows:
         return []
     tries = {r["alert_key"]: r["attempts"] for r in rows}
@@ -287,57 +257,21 @@ def _abandoned(
     return [(m, NO_RESULT, max(tries[k] for k in m.alert_keys)) for m in messages]
 
 
-def queue_message(engine: Engine, message: Message, *, key: str, now: dt.datetime) -> bool:
-    """Queue a pre-rendered message once per ``key`` (e.g. the weekly summary of one ISO week).
-
-    Returns whether it was newly queued; a re-run of the same week queues nothing.
-    """
-    row = {
-        "alert_key": key,
-        "case_ref": "-",
-        "clock": "report",
-        "kind": MESSAGE_KIND,
-        "episode": key,
-        "recipient": message.recipient,
-        "status": "queued",
-        "attempts": 0,
-        "created_at": now,
-        "subject": message.title,
-        "body": json.dumps({"title": message.title, "body": message.body, "markdown": message.markdown}),
-    }
-    with engine.begin() as conn:
-        return enqueue_alerts(conn, [row]) == 1
-
-
 def _escalate(
     engine: Engine, failing: Sequence[tuple[Message, str | None, int]], *, as_of: dt.date, now: dt.datetime
 ) -> None:
     """Queue one ``delivery_failing`` manager alert per failing recipient and day."""
-    import pandas as pd
-
     items = [delivery_failing_item(m, attempts=tries, error=err, as_of=as_of) for m, err, tries in failing]
-    rows = []
-    for item in items:
-        candidates = pd.DataFrame(
-            [
-                {
-                    "case_ref": item.case_ref,
-                    "clock": item.clock,
-                    "instance": "",
-                    "kind": item.kind.value,
-                    "episode": item.episode,
-                    "status": "failing",
-                    "due_date": None,
-                    "days_overdue": None,
-                    "team": None,
-                    "caseworker": None,
-                    "band": None,
-                    "weeks_waiting": None,
-                    "regulation": "",
-                    "detail": item.detail,
-                }
-            ]
-        )
-        rows.extend(outbox_rows(candidates, titles={item.clock: item.title}, now=now))
-    with engine.begin() as conn:
-        enqueue_alerts(conn, rows)
+    queue_delivery_failing(engine, items, now=now)
+
+
+__all__ = [
+    "NO_RESULT",
+    "DeliveryFailing",
+    "DispatchSummary",
+    "backoff",
+    "pending_alerts",
+    "queue_message",
+    "render_messages",
+    "run_dispatch",
+]

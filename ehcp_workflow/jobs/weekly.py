@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from ehcp_workflow.catalogue import Catalogue, load_catalogue
 from ehcp_workflow.conventions import DEFAULT_CONVENTIONS, Conventions
 from ehcp_workflow.db import load_caseload
-from ehcp_workflow.jobs.dispatch import queue_message
+from ehcp_workflow.db.outbox import queue_message
 from ehcp_workflow.notify.messages import WeeklySummary, weekly_summary
 from ehcp_workflow.reporting.phase_transfer import plan_phase_transfers
 from ehcp_workflow.reporting.report import ReportFiles, build_report

@@ -10,6 +10,9 @@ from sqlalchemy import Engine
 from ehcp_workflow.caseload import Caseload
 from ehcp_workflow.db import make_engine
 from tests.jobs.helpers import load_store
+from tests.jobs.smtp_receiver import receiver, smtp_receiver_server
+
+__all__ = ["receiver", "smtp_receiver_server"]  # the scripted SMTP server's fixtures
 
 
 @pytest.fixture
