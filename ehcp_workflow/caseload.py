@@ -20,6 +20,7 @@ vectorised. Clocks that recur (annual reviews, advice) are evaluated once per ro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Self
@@ -187,6 +188,9 @@ class Caseload:
     #: Every review cycle, in (case, cycle) order. ``None``: the source holds only the snapshot, so
     #: the history is the latest cycle read from the case table's review columns.
     reviews: pd.DataFrame | None = None
+    #: Per case (a mask over ``cases``): the columns its own source does not record. A store holds
+    #: cases from many sources, and one source's blind spots are never another case's.
+    unrecorded_by_case: Mapping[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.reviews is None:
@@ -212,7 +216,14 @@ class Caseload:
         advice = self.advice.loc[self.advice["case_ref"].isin(refs).to_numpy()].reset_index(drop=True)
         reviews = self.review_history
         reviews = reviews.loc[reviews["case_ref"].isin(refs).to_numpy()].reset_index(drop=True)
-        return replace(self, cases=cases, advice=advice, reviews=reviews)
+        mask = np.asarray(keep, dtype=bool)
+        by_case = {name: m[mask] for name, m in self.unrecorded_by_case.items()}
+        return replace(self, cases=cases, advice=advice, reviews=reviews, unrecorded_by_case=by_case)
+
+    def unrecorded_for(self, position: int) -> frozenset[str]:
+        """What the source of the case at ``position`` does not record."""
+        own = {name for name, m in self.unrecorded_by_case.items() if m[position]}
+        return self.unrecorded | own
 
     @property
     def review_history(self) -> pd.DataFrame:

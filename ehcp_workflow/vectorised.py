@@ -231,10 +231,14 @@ def _prepare(caseload: Caseload, as_of: dt.date) -> dict[str, Any]:
 
 
 def _advice_rows(caseload: Caseload, case_col: Mapping[str, Any], as_of: dt.date) -> Rows:
+    """One row per request for advice (of the cases whose source records advice)."""
     adv = caseload.advice
     a = np.datetime64(as_of, "D")
     pos = pd.Index(caseload.cases["case_ref"]).get_indexer(adv["case_ref"])
     known = pos >= 0
+    blind = caseload.unrecorded_by_case.get("advice")
+    if blind is not None:
+        known &= ~blind[np.maximum(pos, 0)]
     sub = adv[known]
     own: dict[str, Any] = {c: masked(sub[c], a) for c in ("requested", "received")}
     own["exception"] = codes(sub["exception"], GROUNDS)
@@ -377,8 +381,11 @@ def evaluate_rule(
     unrecorded: frozenset[str],
     n: int,
     exception_windows: Mapping[str, tuple[dt.date, dt.date]] | None = None,
+    unrecorded_by_case: Mapping[str, Mask] | None = None,
 ) -> ClockArrays:
-    """One clock over every row of ``col``."""
+    """One clock over every row of ``col``. ``unrecorded``: columns no row's source records;
+    ``unrecorded_by_case``: per row, columns that row's own source does not record."""
+    unrecorded_by_case = unrecorded_by_case or {}
     conv = conventions
     a = np.datetime64(as_of, "D")
     start, start_from, start_names = _resolve(rule.starts, col, n)
@@ -440,9 +447,10 @@ def evaluate_rule(
 
     for cond in rule.not_applicable_when:
         add(_condition(cond, col, end), Status.NOT_APPLICABLE, f"Not applicable: {cond.reason}.")
-    if rule.ends is not None and rule.ends.field in unrecorded:
+    if rule.ends is not None and (rule.ends.field in unrecorded or rule.ends.field in unrecorded_by_case):
+        blind = unrecorded_by_case.get(rule.ends.field)
         add(
-            np.ones(n, dtype=bool),
+            np.ones(n, dtype=bool) if rule.ends.field in unrecorded or blind is None else blind,
             Status.NOT_APPLICABLE,
             f"Not applicable: the source does not record {rule.ends.field}, so this clock cannot be judged.",
         )
@@ -570,6 +578,7 @@ def evaluate_caseload(
             if "advice_request" not in rows:
                 rows["advice_request"] = _advice_rows(caseload, col, as_of)
         r = rows[rule.per]
+        blind = {name: m[r.case_index] for name, m in caseload.unrecorded_by_case.items()}
         clocks[rule.id] = evaluate_rule(
             rule,
             r,
@@ -578,6 +587,7 @@ def evaluate_caseload(
             unrecorded=caseload.unrecorded,
             n=r.n,
             exception_windows=windows,
+            unrecorded_by_case=blind,
         )
     open_, weeks, band = backlog_arrays(
         caseload.cases, col, as_of=as_of, thresholds=conventions.band_thresholds

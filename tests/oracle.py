@@ -532,9 +532,9 @@ def evaluate_caseload_per_case(
             advice=advice_by_case.get(case["case_ref"], ()),
             reviews=reviews_by_case.get(case["case_ref"], []),
             conventions=conventions,
-            unrecorded=caseload.unrecorded,
+            unrecorded=caseload.unrecorded_for(i),
         )
-        for case in records(caseload.cases)
+        for i, case in enumerate(records(caseload.cases))
     ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -106,11 +107,16 @@ def caseloads(draw: st.DrawFn) -> cl.Caseload:
         }
         for _ in range(draw(st.integers(0, 10)))
     ]
+    by_case = {  # what each case's own source does not record (a store of several sources)
+        name: np.array([draw(st.booleans()) for _ in range(n)], dtype=bool)
+        for name in draw(st.sets(st.sampled_from(["review_report_sent", "amended_plan_issued", "advice"])))
+    }
     history = draw(st.booleans())  # a store's history, or the snapshot a one-row file gives
     return cl.Caseload(
         cases=cl.normalise_cases(pd.DataFrame(rows)),
         advice=cl.normalise_advice(pd.DataFrame(advice, columns=list(cl.ADVICE_COLUMNS))),
         unrecorded=unrecorded,
+        unrecorded_by_case=by_case,
         reviews=cl.normalise_reviews(pd.DataFrame(reviews, columns=list(cl.REVIEW_COLUMNS)))
         if history
         else None,

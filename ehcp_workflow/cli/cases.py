@@ -560,7 +560,7 @@ def _notes(caseload: Caseload, change: Change, day: dt.date, when: dt.date) -> N
             highlight=False,
         )
     names = set(change.values) | ({"advice"} if change.advice_provider else set())
-    blind = sorted(names & caseload.unrecorded)
+    blind = sorted(names & caseload.unrecorded_for(0))
     if blind:
         err.print(
             f"Note: this case's source ({caseload.source or 'its last import'}) does not record "

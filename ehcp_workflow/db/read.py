@@ -296,21 +296,25 @@ def read_advice(
     return _read(conn, advice_select(conn.dialect.name, with_ids=with_ids), refs, kinds)
 
 
-def _provenance(conn: Connection, import_ids: pd.Series) -> tuple[str, frozenset[str]]:
-    """``source`` and ``unrecorded`` for cases last changed by the imports ``import_ids``.
+def _provenance(conn: Connection, import_ids: pd.Series) -> tuple[str, dict[str, Any]]:
+    """``source`` and, per case, the columns its last import does not record.
 
-    Cases from several imports give the sources joined with ``; `` and the *union* of what they
-    leave unrecorded: a clock is better reported "cannot be judged" than shown as a false breach
-    for the cases whose source never recorded its end event.
+    Per case, never store-wide: a two-column file that adds one case says nothing about what the
+    council's SEN2 return records for the others (a store-wide union once hid thousands of clocks).
     """
-    ids = sorted({int(i) for i in import_ids.dropna()})
-    if not ids:
-        return "", frozenset()
-    stmt = select(IMPORT.c.caseload_source, IMPORT.c.unrecorded).where(IMPORT.c.id.in_(ids))
+    ids = import_ids.to_numpy(dtype="float64", na_value=np.nan)
+    present = sorted({int(i) for i in ids[~np.isnan(ids)]})
+    if not present:
+        return "", {}
+    stmt = select(IMPORT.c.id, IMPORT.c.caseload_source, IMPORT.c.unrecorded).where(IMPORT.c.id.in_(present))
     rows = conn.execute(stmt).all()
     sources = sorted({r.caseload_source for r in rows} - {""})
-    unrecorded = frozenset(name for r in rows for name in r.unrecorded.split())
-    return "; ".join(sources), unrecorded
+    by_field: dict[str, list[int]] = {}
+    for r in rows:
+        for name in r.unrecorded.split():
+            by_field.setdefault(name, []).append(int(r.id))
+    masks = {name: np.isin(ids, np.array(which, dtype="float64")) for name, which in by_field.items()}
+    return "; ".join(sources), masks
 
 
 def _snapshot(engine: Engine) -> Connection:
@@ -326,12 +330,14 @@ def caseload_from_connection(conn: Connection, *, case_refs: Sequence[str] | Non
     cases = read_cases(conn, case_refs=case_refs, with_ids=True)
     advice = read_advice(conn, case_refs=case_refs)
     reviews = read_reviews(conn, case_refs=case_refs)
-    source, unrecorded = _provenance(conn, cases["last_import_id"])
+    source, unrecorded_by_case = _provenance(conn, cases["last_import_id"])
+    everywhere = frozenset(name for name, mask in unrecorded_by_case.items() if len(mask) and mask.all())
     # The contract owns the final dtypes (codes may be categorical): let it convert our strings.
     return Caseload(
         cases=normalise_cases(cases[list(CASE_COLUMNS)])[list(CASE_COLUMNS)],
         advice=normalise_advice(advice[list(ADVICE_COLUMNS)])[list(ADVICE_COLUMNS)],
-        unrecorded=unrecorded,
+        unrecorded=everywhere,
+        unrecorded_by_case={k: m for k, m in unrecorded_by_case.items() if k not in everywhere},
         source=source,
         reviews=normalise_reviews(reviews[list(REVIEW_COLUMNS)])[list(REVIEW_COLUMNS)],
     )

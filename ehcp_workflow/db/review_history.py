@@ -25,9 +25,9 @@ from sqlalchemy import Connection, bindparam, insert, update
 
 from ehcp_workflow.caseload import REVIEW_COLUMNS, REVIEW_DATE_COLUMNS
 from ehcp_workflow.db.fields import FIELDS
-from ehcp_workflow.db.records import text_values
 from ehcp_workflow.db.models import AnnualReview, table_of
 from ehcp_workflow.db.read import read_reviews
+from ehcp_workflow.db.records import text_values
 from ehcp_workflow.db.write import Changes, EventRows, execute_many
 
 REVIEW = table_of(AnnualReview)

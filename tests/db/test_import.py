@@ -210,7 +210,11 @@ def test_cases_missing_from_a_partial_import_are_left_alone(engine, session, cas
     got = load_caseload(engine)
     assert len(got) == 3
     assert got.source == "test.csv; west.csv"  # cases from two imports: both named
-    assert got.unrecorded == frozenset({"review_report_sent", "plan_start"})  # and the union of gaps
+    # and each case's gaps are its own source's, never the union across the store
+    refs = got.cases["case_ref"].tolist()
+    assert got.unrecorded_for(refs.index("C-003")) == frozenset({"plan_start"})
+    assert got.unrecorded_for(refs.index("C-001")) == frozenset({"review_report_sent"})
+    assert got.unrecorded == frozenset()
     assert load_caseload(engine, case_refs=["C-003"]).source == "west.csv"
 
 
@@ -263,7 +267,10 @@ def test_columns_the_source_does_not_record_keep_their_stored_values(engine, ses
     assert (stored["team"], stored["caseworker"]) == ("north", "alice")
     assert stored["review_report_sent"] is not None
     assert len(stored.advice) == 3
-    assert "advice" in load_caseload(engine).unrecorded
+    got = load_caseload(engine)
+    refs = got.cases["case_ref"].tolist()
+    assert "advice" in got.unrecorded_for(refs.index("C-002"))  # the case the SEN2 file changed
+    assert "advice" not in got.unrecorded_for(refs.index("C-001"))  # the others keep their source's
 
 
 def test_demo_council_round_trips(engine, session, assert_same_caseload) -> None:
