@@ -191,6 +191,10 @@ class Caseload:
     #: Per case (a mask over ``cases``): the columns its own source does not record. A store holds
     #: cases from many sources, and one source's blind spots are never another case's.
     unrecorded_by_case: Mapping[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    #: A partial source (the long event format): it speaks only for the events it lists. Columns it
+    #: has no event for are ``unrecorded`` (kept as stored), but it does not become the cases'
+    #: provenance: what their own source records is still what their clocks are judged on.
+    partial: bool = False
 
     def __post_init__(self) -> None:
         if self.reviews is None:

@@ -150,13 +150,16 @@ def validate_caseload(cases: pd.DataFrame, advice: pd.DataFrame, file: str) -> l
 ADVICE_UNRECORDED = "advice"
 
 
-def _keep_unrecorded(cases: pd.DataFrame, stored: pd.DataFrame, unrecorded: frozenset[str]) -> pd.DataFrame:
+def _keep_unrecorded(
+    cases: pd.DataFrame, stored: pd.DataFrame, unrecorded: frozenset[str], *, partial: bool = False
+) -> pd.DataFrame:
     """``cases`` with the stored values put back in the columns the source does not record.
 
     A SEN2 file says nothing about teams, caseworkers or exception grounds: its empty columns mean
-    "not in this source", not "cleared", so they must not wipe what a caseworker recorded.
+    "not in this source", not "cleared", so they must not wipe what a caseworker recorded. A
+    partial source (events) speaks only for the cells it fills: every empty cell keeps its value.
     """
-    keep = [c for c in CASELOAD_FIELDS if c in unrecorded]
+    keep = [c for c in CASELOAD_FIELDS if partial or c in unrecorded]
     if not keep or not len(stored):
         return cases
     existing = cases["case_ref"].isin(stored["case_ref"])
@@ -165,7 +168,8 @@ def _keep_unrecorded(cases: pd.DataFrame, stored: pd.DataFrame, unrecorded: froz
     aligned = stored.set_index("case_ref").reindex(cases["case_ref"].to_numpy())[keep].reset_index(drop=True)
     out = cases.copy()
     for col in keep:
-        out[col] = out[col].mask(existing, aligned[col])
+        where = existing & out[col].isna() if partial and col not in unrecorded else existing
+        out[col] = out[col].mask(where, aligned[col])
     return out
 
 
@@ -225,15 +229,22 @@ def _upsert(
     batch = {
         "source": source,
         "caseload_source": caseload.source,
-        "unrecorded": " ".join(sorted(caseload.unrecorded)),
+        "unrecorded": "" if caseload.partial else " ".join(sorted(caseload.unrecorded)),
         "actor": actor,
         "reason": reason,
         "imported_at": now,
     }
     import_id = conn.execute(insert(IMPORT).returning(IMPORT.c.id), batch).scalar_one()
-    ctx = WriteContext(actor=actor, source=source, reason=reason, now=now, import_id=import_id)
+    ctx = WriteContext(
+        actor=actor,
+        source=source,
+        reason=reason,
+        now=now,
+        import_id=import_id,
+        provenance=not caseload.partial,
+    )
 
-    cases = _keep_unrecorded(cases, stored, caseload.unrecorded)
+    cases = _keep_unrecorded(cases, stored, caseload.unrecorded, partial=caseload.partial)
     changes = apply_cases(conn, stored, cases, ctx, compare=CASELOAD_FIELDS)
     touched: set[str] = set()
     if ADVICE_UNRECORDED not in caseload.unrecorded:
@@ -244,7 +255,9 @@ def _upsert(
     advice_only = sorted(touched - set(changes.created) - set(changes.updated))
     if advice_only:
         stmt = update(CASE).where(CASE.c.case_ref == bindparam("b_ref"))
-        stmt = stmt.values(updated_at=bindparam("b_now"), last_import_id=bindparam("b_import"))
+        stmt = stmt.values(updated_at=bindparam("b_now"))
+        if not caseload.partial:
+            stmt = stmt.values(last_import_id=bindparam("b_import"))
         execute_many(conn, stmt, [{"b_ref": r, "b_now": now, "b_import": import_id} for r in advice_only])
     write_events(conn, changes.events)
 

@@ -57,6 +57,8 @@ class WriteContext:
     reason: str
     now: datetime
     import_id: int | None = None
+    #: False for a partial source (events only): it does not become the case's provenance.
+    provenance: bool = True
 
 
 @dataclass
@@ -235,7 +237,7 @@ def apply_cases(
         ]
 
     case_cols = _table_fields("ehcp_case")
-    stamp = {"last_import_id": ctx.import_id} if ctx.import_id is not None else {}
+    stamp = {"last_import_id": ctx.import_id} if ctx.import_id is not None and ctx.provenance else {}
 
     # --- new cases -----------------------------------------------------------------------------
     if len(new_cases):
