@@ -22,7 +22,6 @@ Delivery guarantees, and how they are kept:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ from sqlalchemy import Engine, and_, or_, select, update
 from ehcp_workflow.db.models import Alert, table_of
 from ehcp_workflow.db.outbox import enqueue_alerts
 from ehcp_workflow.jobs.nightly import is_escalation_key, item_from_body, outbox_rows
-from ehcp_workflow.notify.messages import caseworker_digest, manager_escalation
+from ehcp_workflow.notify.digest import caseworker_digest
 from ehcp_workflow.notify.model import (
     ESCALATION_KINDS,
     MANAGERS,
@@ -45,6 +44,8 @@ from ehcp_workflow.notify.model import (
 )
 from ehcp_workflow.notify.redact import redact
 from ehcp_workflow.notify.sender import Notifier
+from ehcp_workflow.notify.stored import MESSAGE_KIND, decode_message, message_row
+from ehcp_workflow.notify.summary import manager_escalation
 
 log = logging.getLogger(__name__)
 ALERT = table_of(Alert)
@@ -52,8 +53,6 @@ ALERT = table_of(Alert)
 #: When one clock has several alerts in a message, the first of these is shown.
 _KIND_RANK = {AlertKind.INVALID: 0, AlertKind.OVERDUE: 1, AlertKind.STILL_OVERDUE: 2, AlertKind.DUE_TODAY: 3}
 
-#: The outbox kind of a message rendered when it was queued (not built from alert items).
-MESSAGE_KIND = "message"
 
 #: Alerts still to be delivered.
 PENDING = ("queued", "failed")
@@ -98,15 +97,8 @@ def render_messages(rows: Sequence[dict[str, Any]], *, as_of: dt.date, allow_ini
     messages = []
     for row in rows:
         if row.get("kind") == MESSAGE_KIND:  # pre-rendered (the weekly summary)
-            data = json.loads(row["body"])
             messages.append(
-                Message(
-                    recipient=row["recipient"],
-                    title=data["title"],
-                    body=data["body"],
-                    markdown=data.get("markdown"),
-                    alert_keys=(row["alert_key"],),
-                )
+                decode_message(row["body"], recipient=row["recipient"], alert_keys=(row["alert_key"],))
             )
     rows = [r for r in rows if r.get("kind") != MESSAGE_KIND]
     for row in sorted(rows, key=lambda r: _KIND_RANK.get(item_from_body(r["body"]).kind, 9)):
@@ -136,6 +128,7 @@ def render_messages(rows: Sequence[dict[str, Any]], *, as_of: dt.date, allow_ini
                 markdown=msg.markdown,
                 alert_keys=tuple(keys[(recipient, escalation)]),
                 severity=msg.severity,
+                attachments=msg.attachments,
             )
         )
     return messages
@@ -292,21 +285,8 @@ def queue_message(engine: Engine, message: Message, *, key: str, now: dt.datetim
 
     Returns whether it was newly queued; a re-run of the same week queues nothing.
     """
-    row = {
-        "alert_key": key,
-        "case_ref": "-",
-        "clock": "report",
-        "kind": MESSAGE_KIND,
-        "episode": key,
-        "recipient": message.recipient,
-        "status": "queued",
-        "attempts": 0,
-        "created_at": now,
-        "subject": message.title,
-        "body": json.dumps({"title": message.title, "body": message.body, "markdown": message.markdown}),
-    }
     with engine.begin() as conn:
-        return enqueue_alerts(conn, [row]) == 1
+        return enqueue_alerts(conn, [message_row(message, key=key, now=now)]) == 1
 
 
 def _escalate(

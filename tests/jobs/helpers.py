@@ -28,6 +28,8 @@ PERSON = table_of(Person)
 #: The first night (a Tuesday, so no weekly "still overdue" repeats) and the instant it runs.
 AS_OF = dt.date(2024, 10, 15)
 NOW = dt.datetime(2024, 10, 15, 1, 0, tzinfo=dt.UTC)
+#: A week before: the night the store went live (its opening night, for tests of ordinary nights).
+OPENED = AS_OF - dt.timedelta(days=7)
 #: A week later: clocks that were running on AS_OF have passed their due dates.
 LATER = AS_OF + dt.timedelta(days=7)
 LATER_NOW = NOW + dt.timedelta(days=7)
