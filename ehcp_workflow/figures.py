@@ -139,6 +139,25 @@ def counts(frame: pd.DataFrame, by: str, order: Sequence[str] | None = None) -> 
     return {k: int(series.get(k, 0)) for k in keys}
 
 
+def longest_waits(evaluation: Evaluation, n: int = 25) -> pd.DataFrame:
+    """The ``n`` open requests waiting longest (case refs only): a running total, not tonight's."""
+    frame = open_requests(evaluation)
+    top = frame.sort_values(["weeks_waiting", "case_ref"], ascending=[False, True]).head(n)
+    return top[["case_ref", "team", "band", "weeks_waiting"]].reset_index(drop=True)
+
+
+def backlog_by_team(evaluation: Evaluation, band_labels: Sequence[str]) -> pd.DataFrame:
+    """Open requests by team and band (every band a column, in order; a total row)."""
+    teams = evaluation.cases["team"].to_numpy(dtype=object, na_value="(no team)")[evaluation.open]
+    bands = evaluation.band[evaluation.open]
+    table = pd.crosstab(pd.Series(teams, name="team"), pd.Series(bands, name="band"))
+    table = table.reindex(columns=list(band_labels), fill_value=0)
+    table.loc["All teams"] = table.sum()
+    table.insert(0, "team", table.index.astype(str))
+    table["total"] = table[list(band_labels)].sum(axis=1)
+    return table.reset_index(drop=True)
+
+
 @dataclass(frozen=True)
 class Headline:
     """Tonight's running totals, every one from the functions above (``ehcp backlog``, artifacts,
@@ -175,11 +194,13 @@ __all__ = [
     "RUNNING_TOTAL",
     "TONIGHT",
     "Headline",
+    "backlog_by_team",
     "breach_age",
     "clocks_with_status",
     "counts",
     "headline",
     "invalid_clocks",
+    "longest_waits",
     "open_requests",
     "overdue_clocks",
 ]
