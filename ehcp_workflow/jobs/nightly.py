@@ -95,6 +95,8 @@ class NightlySummary:
     overdue_clocks: int
     alerts_considered: int
     alerts_queued: int
+    #: Per-clock alerts of an opening night, recorded as covered by the opening messages (not sent).
+    alerts_suppressed: int
     messages_queued: int
     new_breaches: int
     band_crossings: int
@@ -168,8 +170,8 @@ def run_nightly(
                     band_labels=conventions.band_labels,
                     allow_initials=allow_initials,
                 )
-                rows = suppress(outbox_rows(candidates, titles=titles, now=now))
-                rows += opening_rows(keyed, now=now)
+                covered = suppress(outbox_rows(candidates, titles=titles, now=now))
+                rows = opening_rows(keyed, now=now)
                 notes.append(
                     f"opening night: {len(keyed)} opening message(s) instead of "
                     f"{len(candidates):,} per-clock alerts (kept as suppressed)"
@@ -177,11 +179,12 @@ def run_nightly(
             else:
                 since = last if (last is not None and not replay) else as_of - dt.timedelta(days=1)
                 tonight = only_new(candidates, since)
-                rows = outbox_rows(tonight, titles=titles, now=now)
+                covered, rows = [], outbox_rows(tonight, titles=titles, now=now)
             logged, first = _record_states(
                 conn, states, ids, previous, as_of=as_of, now=now, notes=notes, replay=replay
             )
             queued = enqueue_alerts(conn, rows)
+            suppressed = enqueue_alerts(conn, covered)
             if dry_run:
                 session.rollback()
             else:
@@ -205,7 +208,8 @@ def run_nightly(
         opening=opening,
         alerts_considered=len(rows),
         alerts_queued=queued,
-        messages_queued=sum(1 for r in rows if r["kind"] == MESSAGE_KIND and r["status"] == "queued"),
+        alerts_suppressed=suppressed,
+        messages_queued=sum(1 for r in rows if r["kind"] == MESSAGE_KIND),
         new_breaches=len(breaches),
         band_crossings=len(crossings),
         invalid_clocks=figures.invalid_clocks,

@@ -37,7 +37,8 @@ def test_the_first_night_sends_one_opening_position_and_one_worklist_per_recipie
     assert len(per_clock) > 50  # the demo council has plenty overdue: else this proves nothing
     assert {a["status"] for a in per_clock} == {"suppressed"}  # recorded, never sent
     messages = [a for a in rows if a["kind"] == "message"]
-    assert night.messages_queued == len(messages)
+    assert night.messages_queued == night.alerts_queued == len(messages)
+    assert night.alerts_suppressed == len(per_clock)
     keys = sorted(a["alert_key"] for a in messages)
     assert f"opening-position/{AS_OF.isoformat()}" in keys
     recipients = Counter(a["recipient"] for a in messages)
