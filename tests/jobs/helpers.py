@@ -181,4 +181,10 @@ def assert_no_personal_data(texts: Iterable[str | None], *, where: str) -> None:
 
 
 def message_texts(messages: Iterable[Message]) -> list[str]:
-    return [t for m in messages for t in (m.title, m.body, m.markdown) if t]
+    """Everything a message carries: title, both renderings and its attachments (the CSV worklist)."""
+    return [
+        t
+        for m in messages
+        for t in (m.title, m.body, m.markdown, *(a.filename + "\n" + a.content for a in m.attachments))
+        if t
+    ]
