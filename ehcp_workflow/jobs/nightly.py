@@ -13,8 +13,11 @@ first's clock states and queues nothing, rather than failing on them.
 
 Transitions (a clock becoming due soon, overdue, met, late or invalid; a case changing band) are
 written to the event log against the previous night's ``clock_state``. The very first run has no
-previous night: it records the baseline state without an event per clock. A replay of a date before
-the last recorded night queues any missing alerts but does not rewind the recorded state.
+previous night: it records the baseline state without an event per clock, and is an *opening night*
+(as is any night run with ``baseline=True``): one opening position for managers and one worklist per
+caseworker instead of an alert per clock (:mod:`ehcp_workflow.jobs.opening`). After that, only what
+happened since the last night that ran is new. A replay of a date before the last recorded night
+queues any missing alerts but does not rewind the recorded state.
 """
 
 from __future__ import annotations
