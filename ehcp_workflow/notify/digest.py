@@ -22,6 +22,7 @@ import csv
 import datetime as dt
 import io
 import re
+import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -326,14 +327,13 @@ def caseworker_digest(
         raise ValueError(f"unassigned items for different recipients in one digest: {sorted(recipients)}")
     recipient = caseworker_tag(caseworker) if caseworker is not None else recipients.pop()
     if caseworker is not None:
-        audience, how = caseworker, f"ehcp case list --caseworker {caseworker}"
+        audience, how = caseworker, f"ehcp case list --caseworker {shlex.quote(caseworker)} --limit 0"
     elif recipient == MANAGERS:
-        audience, how = "cases with no team or caseworker", "ehcp case list"
+        audience, how = "cases with no team or caseworker", "ehcp case list --limit 0"
     else:
-        audience, how = (
-            f"unassigned cases in team {items[0].team}",
-            f"ehcp case list --team '{items[0].team}'",
-        )
+        team = items[0].team or ""
+        audience = f"unassigned cases in team {team}"
+        how = f"ehcp case list --team {shlex.quote(team)} --limit 0"
     lines = case_lines(items)
     day = format_date(as_of)
     what = "Opening worklist" if opening else "EHC deadlines"

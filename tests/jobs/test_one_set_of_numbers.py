@@ -80,6 +80,14 @@ def test_every_output_counts_open_requests_and_overdue_clocks_alike(
     assert _number(r"Backlog at [\d-]+: ([\d,]+) open request", printed) == figures.open_requests
     assert _number(r"Clocks overdue \(advice included\): ([\d,]+)", printed) == figures.overdue_clocks
 
+    # ehcp export clocks (one row per clock)
+    exported = CliRunner().invoke(
+        app,
+        ["export", "clocks", "--as-of", AS_OF.isoformat(), "-s", "overdue", "--database-url", store_url],
+    )
+    assert exported.exit_code == 0, exported.output
+    assert len(exported.stdout.strip().splitlines()) - 1 == figures.overdue_clocks
+
     # a later night: the managers' escalation counts tonight's new breaches as the summary does
     later = run_nightly(store, as_of=LATER, now=LATER_NOW).summary
     assert later.new_breaches > 0

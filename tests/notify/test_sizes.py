@@ -95,7 +95,7 @@ def test_a_digest_of_thousands_of_alerts_is_capped_and_fits_every_channel() -> N
     distinct = {(i.case_ref, i.clock_id) for i in items}
     assert len(rows) == 1 + len(distinct)
     assert "attached ehcp-worklist-caseworker-cw-001-2024-10-14.csv" in message.body
-    assert "ehcp case list --caseworker cw-001" in message.body  # where to get it without files
+    assert "ehcp case list --caseworker cw-001 --limit 0" in message.body  # where to get it without files
 
 
 def test_a_case_with_many_clocks_keeps_its_line_short() -> None:
