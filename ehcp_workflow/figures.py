@@ -73,7 +73,8 @@ def open_requests(evaluation: Evaluation) -> pd.DataFrame:
 
 
 def clocks_with_status(evaluation: Evaluation, status: Status) -> pd.DataFrame:
-    """Every clock (advice included) with ``status`` tonight: one row per clock, case refs only."""
+    """Every clock (advice included) with ``status`` tonight: one row per clock instance (each review
+    cycle, each adviser), case refs only."""
     cases = evaluation.cases
     case_ref = cases["case_ref"].to_numpy(dtype=object, na_value=None)
     team = cases["team"].to_numpy(dtype=object, na_value=NO_TEAM)
@@ -85,12 +86,9 @@ def clocks_with_status(evaluation: Evaluation, status: Status) -> pd.DataFrame:
         hit = arrays.status == code
         if not hit.any():
             continue
-        if arrays.rule.per == "advice_request":
-            idx = evaluation.advice_case_index[hit]
-            instance = evaluation.advice_provider[hit].astype(object)
-        else:
-            idx = np.flatnonzero(hit)
-            instance = np.full(len(idx), "", dtype=object)
+        # one row per clock instance (a review cycle, an adviser), mapped to its case
+        idx = arrays.case_index[hit]
+        instance = arrays.instance[hit].astype(object)
         due = arrays.due[hit]
         late = (today - due).astype("timedelta64[D]").astype(np.float64)
         late[np.isnat(due)] = np.nan

@@ -66,7 +66,7 @@ def breach_summary_markdown(
         lines += ["", f"## Longest waits: open requests waiting longest ({RUNNING_TOTAL})", ""]
         lines += ["| case | team | band | weeks waiting |", "|---|---|---|---:|"]
         lines += [
-            f"| {r['case_ref']} | {r['team'] or ''} | {r['band']} | {r['weeks_waiting']} |"
+            f"| {r['case_ref']} | {team_label(r['team'])} | {r['band']} | {r['weeks_waiting']} |"
             for r in longest_waits
         ]
     for note in s["notes"]:

@@ -69,6 +69,13 @@ URGENCIES: tuple[Urgency, ...] = (
         "Became overdue since the last check.",
     ),
     Urgency(
+        "cut",
+        "Windows closed early",
+        frozenset({AlertKind.CUT_SHORT}),
+        ("window closed early", "windows closed early"),
+        "A period owed to the family was cut short (e.g. a final plan inside reg 13(1)'s 15 days).",
+    ),
+    Urgency(
         "due_2",
         "Due in 2 days",
         frozenset({AlertKind.DUE_TODAY, AlertKind.DUE_IN_2}),
@@ -110,6 +117,8 @@ def phrase(item: AlertItem, as_of: dt.date) -> str:
     """One clock's state in a few words: ``final plan overdue 12 days``."""
     name = clock_name(item)
     kind = item.kind
+    if kind is AlertKind.CUT_SHORT:
+        return f"{name} window closed early" + (f": {item.detail}" if item.detail else "")
     if kind in BREACH_KINDS:
         days = f" {_plural(item.days_overdue, 'day')}" if item.days_overdue is not None else ""
         since = (

@@ -124,11 +124,12 @@ def manager_escalation(
         {
             "team": [i.team or NO_TEAM for i in items],
             "kind": [i.kind.value for i in items],
-            "clock": [clock_name(i) if i.kind is AlertKind.OVERDUE else i.clock for i in items],
+            "clock": [clock_name(i) for i in items],
             "band": [f"over {BAND_KINDS[i.kind]} weeks" if i.kind in BAND_KINDS else "" for i in items],
         }
     )
     new = rows[rows["kind"] == AlertKind.OVERDUE.value]
+    cut = rows[rows["kind"] == AlertKind.CUT_SHORT.value]
     bands = rows[rows["band"] != ""]
     invalid = rows[rows["kind"] == AlertKind.INVALID.value]
     failing = [i for i in items if i.kind is AlertKind.DELIVERY_FAILING]
@@ -141,6 +142,10 @@ def manager_escalation(
             )
         )
         headline.append(_plural(len(new), "new breach", "new breaches"))
+    if len(cut):
+        by_clock = _team_lines(_nested(cut, "team", "clock"), "window")
+        sections.append(_Section("Windows closed early by team and clock", by_clock))
+        headline.append(_plural(len(cut), "window closed early", "windows closed early"))
     if len(bands):
         sections.append(
             _Section(

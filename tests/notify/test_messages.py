@@ -281,3 +281,20 @@ def test_several_clocks_of_one_kind_are_told_apart_by_instance() -> None:
     message = caseworker_digest("cw-1", items, AS_OF)
     assert "advice (EP) overdue 2 days" in message.body and "advice (SaLT) overdue 2 days" in message.body
     assert len(set(message.alert_keys)) == 2
+
+
+def test_a_window_closed_early_is_its_own_group_and_escalates(case_row: dict[str, object]) -> None:
+    cut = item_from_case(
+        case_row,
+        clock="draft_representations",
+        kind=AlertKind.CUT_SHORT,
+        due_date=AS_OF - D(3),
+        detail="final plan issued 9 days into the 15-day window",
+    )
+    digest = caseworker_digest("cw-017", [cut], AS_OF).body
+    assert "WINDOWS CLOSED EARLY (1 CASE)" in digest
+    assert "draft representations window closed early: final plan issued 9 days" in digest
+    assert "overdue" not in digest.split("WINDOWS CLOSED EARLY")[1]
+    escalation = manager_escalation([cut], AS_OF)
+    assert escalation.title == "EHC escalations Mon 14 Oct 2024: 1 window closed early"
+    assert "- North: 1 window (draft representations 1)" in escalation.body
