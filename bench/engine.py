@@ -18,8 +18,9 @@ import platform
 import time
 import tracemalloc
 
-from ehcp_workflow.catalogue import load_catalogue
 from ehcp_workflow.clocks import evaluate_caseload_per_case
+
+from ehcp_workflow.catalogue import load_catalogue
 from ehcp_workflow.demo import generate_council
 from ehcp_workflow.vectorised import evaluate_caseload
 

@@ -15,6 +15,7 @@ from ehcp_workflow.cli.db import db_app
 from ehcp_workflow.cli.demo import demo, demo_data
 from ehcp_workflow.cli.exports import export_app
 from ehcp_workflow.cli.importing import import_file
+from ehcp_workflow.cli.nightly import dispatch, nightly
 from ehcp_workflow.cli.reports import phase_transfer, report
 from ehcp_workflow.cli.sen2 import sen2_app
 
@@ -43,6 +44,8 @@ app.add_typer(export_app, name="export")
 app.command("backlog")(backlog)
 app.command("report")(report)
 app.command("phase-transfer")(phase_transfer)
+app.command("nightly")(nightly)
+app.command("dispatch")(dispatch)
 
 
 def main() -> None:

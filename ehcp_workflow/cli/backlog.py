@@ -46,6 +46,7 @@ def backlog(
     _print_crosstab(frame, None, labels, "By band", limit=0)
     _print_crosstab(frame, "team", labels, "By team", limit=0)
     _print_crosstab(frame, "caseworker", labels, "By caseworker", limit=limit)
+    _print_clock_totals(evaluation)
     if len(frame):
         oldest = frame.sort_values(
             ["weeks_waiting", "request_received", "case_ref"], ascending=[False, True, True]
@@ -63,20 +64,28 @@ def backlog(
 
 
 def open_requests(evaluation: Any) -> pd.DataFrame:
-    """The open requests: case, team, caseworker, received, weeks waiting and band."""
-    import pandas as pd
+    """The open requests: case, team, caseworker, received, weeks waiting and band.
 
-    cases = evaluation.cases
-    is_open = evaluation.open
-    return pd.DataFrame(
-        {
-            "case_ref": cases["case_ref"].to_numpy(dtype=object, na_value=None)[is_open],
-            "team": cases["team"].to_numpy(dtype=object, na_value=UNASSIGNED)[is_open],
-            "caseworker": cases["caseworker"].to_numpy(dtype=object, na_value=UNASSIGNED)[is_open],
-            "request_received": pd.to_datetime(cases["request_received"].to_numpy()[is_open]),
-            "weeks_waiting": evaluation.weeks_waiting[is_open],
-            "band": evaluation.band[is_open],
-        }
+    :func:`ehcp_workflow.figures.open_requests`: the one definition the alerts, artifacts and the
+    weekly summary count too.
+    """
+    from ehcp_workflow.figures import open_requests as the_open_requests
+
+    return the_open_requests(evaluation)
+
+
+def _print_clock_totals(evaluation: Any) -> None:
+    """The overdue and unevaluable clocks, counted as every other output counts them."""
+    from ehcp_workflow.figures import invalid_clocks, overdue_clocks
+
+    overdue = overdue_clocks(evaluation)
+    out.print(
+        Text.assemble(
+            "Clocks overdue (advice included): ",
+            (f"{len(overdue):,}", "bold"),
+            f"; cannot be evaluated: {len(invalid_clocks(evaluation)):,} (running totals, as of "
+            f"{evaluation.as_of.isoformat()}).",
+        )
     )
 
 

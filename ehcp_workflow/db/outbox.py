@@ -41,8 +41,9 @@ from sqlalchemy import Connection, Engine, and_, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ehcp_workflow.db.models import Alert, table_of
-from ehcp_workflow.notify.body import item_rows, message_row
+from ehcp_workflow.notify.body import item_rows
 from ehcp_workflow.notify.model import AlertItem, Message, alert_key  # the one definition of a key
+from ehcp_workflow.notify.stored import message_row
 
 log = logging.getLogger(__name__)
 ALERT = table_of(Alert)

@@ -46,8 +46,8 @@ from ehcp_workflow.db.outbox import (
     queue_delivery_failing,
     queue_message,
 )
-from ehcp_workflow.notify.body import MESSAGE_KIND, is_escalation_key, item_from_body, message_from_row
-from ehcp_workflow.notify.messages import caseworker_digest, manager_escalation
+from ehcp_workflow.notify.body import is_escalation_key, item_from_body
+from ehcp_workflow.notify.digest import caseworker_digest
 from ehcp_workflow.notify.model import (
     ESCALATION_KINDS,
     MANAGERS,
@@ -58,6 +58,8 @@ from ehcp_workflow.notify.model import (
 )
 from ehcp_workflow.notify.redact import redact
 from ehcp_workflow.notify.sender import Notifier
+from ehcp_workflow.notify.stored import MESSAGE_KIND, decode_message
+from ehcp_workflow.notify.summary import manager_escalation
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +96,9 @@ def render_messages(rows: Sequence[dict[str, Any]], *, as_of: dt.date, allow_ini
     messages = []
     for row in rows:
         if row.get("kind") == MESSAGE_KIND:  # pre-rendered (the weekly summary)
-            messages.append(message_from_row(row))
+            messages.append(
+                decode_message(row["body"], recipient=row["recipient"], alert_keys=(row["alert_key"],))
+            )
     rows = [r for r in rows if r.get("kind") != MESSAGE_KIND]
     for row in sorted(rows, key=lambda r: _KIND_RANK.get(item_from_body(r["body"]).kind, 9)):
         item = item_from_body(row["body"])
@@ -123,6 +127,7 @@ def render_messages(rows: Sequence[dict[str, Any]], *, as_of: dt.date, allow_ini
                 markdown=msg.markdown,
                 alert_keys=tuple(keys[(recipient, escalation)]),
                 severity=msg.severity,
+                attachments=msg.attachments,
             )
         )
     return messages

@@ -13,8 +13,11 @@ first's clock states and queues nothing, rather than failing on them.
 
 Transitions (a clock becoming due soon, overdue, met, late or invalid; a case changing band) are
 written to the event log against the previous night's ``clock_state``. The very first run has no
-previous night: it records the baseline state without an event per clock. A replay of a date before
-the last recorded night queues any missing alerts but does not rewind the recorded state.
+previous night: it records the baseline state without an event per clock, and is an *opening night*
+(as is any night run with ``baseline=True``): one opening position for managers and one worklist per
+caseworker instead of an alert per clock (:mod:`ehcp_workflow.jobs.opening`). After that, only what
+happened since the last night that ran is new. A replay of a date before the last recorded night
+queues any missing alerts but does not rewind the recorded state.
 """
 
 from __future__ import annotations
@@ -36,10 +39,15 @@ from ehcp_workflow.db import load_caseload, write_connection
 from ehcp_workflow.db.models import ClockState, EhcpCase, table_of
 from ehcp_workflow.db.outbox import enqueue_alerts
 from ehcp_workflow.db.write import EventRows, WriteContext, write_events
+from ehcp_workflow.figures import backlog_by_team, headline, longest_waits
+from ehcp_workflow.jobs.opening import last_night, only_new, opening_messages, opening_rows, suppress
 from ehcp_workflow.notify.body import item_from_body, outbox_rows  # the outbox body encoding
-from ehcp_workflow.notify.model import AlertKind
+from ehcp_workflow.notify.model import (
+    AlertKind,
+)
+from ehcp_workflow.notify.stored import MESSAGE_KIND
 from ehcp_workflow.statuses import Status
-from ehcp_workflow.vectorised import Evaluation, evaluate_caseload
+from ehcp_workflow.vectorised import evaluate_caseload
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,18 @@ LOGGED_STATUSES = frozenset(
     {Status.DUE_SOON, Status.OVERDUE, Status.MET, Status.LATE, Status.INVALID, Status.EXCEPTED}
 )
 SOURCE = "flow:nightly_compliance"
+#: The :class:`NightlySummary` figures that are tonight's change; every other count is a running
+#: total (the position tonight, :mod:`ehcp_workflow.figures`). Artifacts label them so.
+TONIGHT_FIGURES = frozenset(
+    {
+        "transitions_logged",
+        "alerts_considered",
+        "alerts_queued",
+        "messages_queued",
+        "new_breaches",
+        "band_crossings",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -63,9 +83,17 @@ class NightlySummary:
     open_requests: int
     open_by_band: dict[str, int]
     transitions_logged: int
+    #: No clock state was recorded before (the first night): states stored without events.
     baseline: bool
+    #: An opening night (first night, or ``--baseline``): opening messages instead of alerts.
+    opening: bool
+    #: Every figure below is a running total unless named "tonight" in ``TONIGHT_FIGURES``.
+    overdue_clocks: int
     alerts_considered: int
     alerts_queued: int
+    #: Per-clock alerts of an opening night, recorded as covered by the opening messages (not sent).
+    alerts_suppressed: int
+    messages_queued: int
     new_breaches: int
     band_crossings: int
     invalid_clocks: int
@@ -87,6 +115,7 @@ class NightlyResult:
     backlog_by_team: pd.DataFrame  # team x band counts
     new_breaches: pd.DataFrame  # case_ref, clock, due_date, days_overdue, team (case refs only)
     band_crossings: pd.DataFrame  # case_ref, band, weeks_waiting, team
+    longest_waits: pd.DataFrame  # case_ref, team, band, weeks_waiting (running: the oldest open)
 
 
 def run_nightly(
@@ -97,18 +126,21 @@ def run_nightly(
     catalogue: Catalogue | None = None,
     conventions: Conventions = DEFAULT_CONVENTIONS,
     dry_run: bool = False,
+    baseline: bool = False,
+    allow_initials: bool = False,
 ) -> NightlyResult:
     """Evaluate every clock at ``as_of`` and record the night (nothing is written if ``dry_run``).
 
     ``now`` is the wall-clock instant (UTC) stamped on the rows written; the caller supplies it so
-    this function never reads the clock.
+    this function never reads the clock. A first night, or ``baseline=True``, is an *opening*
+    night: one opening position and one worklist per caseworker instead of an alert per clock
+    (:mod:`ehcp_workflow.jobs.opening`).
     """
     catalogue = catalogue or load_catalogue()
     caseload = load_caseload(engine)
     evaluation = evaluate_caseload(caseload, catalogue, as_of=as_of, conventions=conventions)
     candidates = alert_candidates(evaluation, weekly_digest=as_of.weekday() == 0)
     titles = {c.id: c.title for c in catalogue.clocks}
-    rows = outbox_rows(candidates, titles=titles, now=now)
     states = clock_states(evaluation)
     states["clock"] = _state_clock(states)
     states["instance"] = _occurrence(states)
@@ -121,8 +153,34 @@ def run_nightly(
         # "database is locked", a duplicate clock_state row on PostgreSQL).
         conn = write_connection(session)
         try:
-            logged, baseline = _record_states(conn, states, as_of=as_of, now=now, notes=notes)
+            ids, previous = _previous_states(conn)
+            replay = not previous.empty and as_of < max(previous["as_of"])
+            last = last_night(previous["as_of"], as_of)
+            opening = not replay and (baseline or last is None)
+            if opening:
+                tonight = candidates.iloc[0:0]
+                keyed = opening_messages(
+                    evaluation,
+                    candidates,
+                    titles=titles,
+                    band_labels=conventions.band_labels,
+                    allow_initials=allow_initials,
+                )
+                covered = suppress(outbox_rows(candidates, titles=titles, now=now))
+                rows = opening_rows(keyed, now=now)
+                notes.append(
+                    f"opening night: {len(keyed)} opening message(s) instead of "
+                    f"{len(candidates):,} per-clock alerts (kept as suppressed)"
+                )
+            else:
+                since = last if (last is not None and not replay) else as_of - dt.timedelta(days=1)
+                tonight = only_new(candidates, since)
+                covered, rows = [], outbox_rows(tonight, titles=titles, now=now)
+            logged, first = _record_states(
+                conn, states, ids, previous, as_of=as_of, now=now, notes=notes, replay=replay
+            )
             queued = enqueue_alerts(conn, rows)
+            suppressed = enqueue_alerts(conn, covered)
             if dry_run:
                 session.rollback()
             else:
@@ -131,58 +189,49 @@ def run_nightly(
             session.rollback()
             raise
 
-    breaches = candidates[candidates["kind"] == AlertKind.OVERDUE.value]
-    crossings = candidates[candidates["kind"].astype(str).str.startswith("band_crossed_")]
+    figures = headline(evaluation, conventions.band_labels)
+    breaches = tonight[tonight["kind"] == AlertKind.OVERDUE.value]
+    crossings = tonight[tonight["kind"].astype(str).str.startswith("band_crossed_")]
     summary = NightlySummary(
         as_of=as_of,
         cases=len(caseload),
         clocks_by_status={k: int(v) for k, v in evaluation.status_counts().sum().items()},
-        open_requests=int(evaluation.open.sum()),
-        open_by_band={
-            str(k): int(v) for k, v in pd.Series(evaluation.band[evaluation.open]).value_counts().items()
-        },
+        open_requests=figures.open_requests,
+        open_by_band=figures.open_by_band,
+        overdue_clocks=figures.overdue_clocks,
         transitions_logged=logged,
-        baseline=baseline,
+        baseline=first,
+        opening=opening,
         alerts_considered=len(rows),
         alerts_queued=queued,
+        alerts_suppressed=suppressed,
+        messages_queued=sum(1 for r in rows if r["kind"] == MESSAGE_KIND),
         new_breaches=len(breaches),
         band_crossings=len(crossings),
-        invalid_clocks=int((candidates["kind"] == AlertKind.INVALID.value).sum()),
-        oldest_open_weeks=int(evaluation.weeks_waiting[evaluation.open].max())
-        if evaluation.open.any()
-        else None,
+        invalid_clocks=figures.invalid_clocks,
+        oldest_open_weeks=figures.oldest_open_weeks,
         dry_run=dry_run,
         notes=notes,
     )
     log.info(
-        "nightly %s: %d cases, %d alerts considered, %d newly queued, %d transitions%s",
+        "nightly %s: %d cases, %d alerts considered, %d newly queued, %d transitions%s%s",
         as_of,
         summary.cases,
         summary.alerts_considered,
         summary.alerts_queued,
         summary.transitions_logged,
+        " (opening night)" if opening else "",
         " (dry run: nothing written)" if dry_run else "",
     )
     return NightlyResult(
         summary=summary,
-        backlog_by_team=backlog_by_team(evaluation, conventions),
+        backlog_by_team=backlog_by_team(evaluation, conventions.band_labels),
         new_breaches=breaches[
             ["case_ref", "clock", "instance", "due_date", "days_overdue", "team"]
         ].reset_index(drop=True),
         band_crossings=crossings[["case_ref", "band", "weeks_waiting", "team"]].reset_index(drop=True),
+        longest_waits=longest_waits(evaluation),
     )
-
-
-def backlog_by_team(evaluation: Evaluation, conventions: Conventions) -> pd.DataFrame:
-    """Open requests by team and band (every band a column, in order; a total row)."""
-    teams = evaluation.cases["team"].to_numpy(dtype=object, na_value="(no team)")[evaluation.open]
-    bands = evaluation.band[evaluation.open]
-    table = pd.crosstab(pd.Series(teams, name="team"), pd.Series(bands, name="band"))
-    table = table.reindex(columns=list(conventions.band_labels), fill_value=0)
-    table.loc["All teams"] = table.sum()
-    table.insert(0, "team", table.index.astype(str))
-    table["total"] = table[list(conventions.band_labels)].sum(axis=1)
-    return table.reset_index(drop=True)
 
 
 def _state_clock(states: pd.DataFrame) -> pd.Series:
@@ -207,10 +256,8 @@ def _occurrence(states: pd.DataFrame) -> pd.Series:
 # --- clock states and transitions -------------------------------------------------------------------
 
 
-def _record_states(
-    conn: Connection, states: pd.DataFrame, *, as_of: dt.date, now: dt.datetime, notes: list[str]
-) -> tuple[int, bool]:
-    """Store tonight's clock states; log transitions. Returns (events written, baseline?)."""
+def _previous_states(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(case ids by ref, the clock states recorded so far)."""
     ids = pd.DataFrame(
         conn.execute(select(CASE.c.id, CASE.c.case_ref)).all(), columns=["case_id", "case_ref"]
     )
@@ -229,8 +276,23 @@ def _record_states(
         ).all(),
         columns=["id", "case_id", "clock", "instance", "status", "due_date", "band", "as_of"],
     )
+    return ids, previous
+
+
+def _record_states(
+    conn: Connection,
+    states: pd.DataFrame,
+    ids: pd.DataFrame,
+    previous: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    now: dt.datetime,
+    notes: list[str],
+    replay: bool,
+) -> tuple[int, bool]:
+    """Store tonight's clock states; log transitions. Returns (events written, baseline?)."""
     baseline = previous.empty
-    if not baseline and as_of < max(previous["as_of"]):
+    if replay:
         notes.append(
             f"replay of {as_of} (state recorded up to {max(previous['as_of'])}): "
             "alerts checked, state not rewound"
@@ -312,7 +374,6 @@ def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
 __all__ = [
     "NightlyResult",
     "NightlySummary",
-    "backlog_by_team",
     "item_from_body",
     "outbox_rows",
     "run_nightly",

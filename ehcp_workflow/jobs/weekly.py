@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -14,13 +13,11 @@ from ehcp_workflow.catalogue import Catalogue, load_catalogue
 from ehcp_workflow.conventions import DEFAULT_CONVENTIONS, Conventions
 from ehcp_workflow.db import load_caseload
 from ehcp_workflow.db.outbox import queue_message
+from ehcp_workflow.figures import invalid_clocks, open_requests, overdue_clocks
 from ehcp_workflow.notify.messages import WeeklySummary, weekly_summary
 from ehcp_workflow.reporting.phase_transfer import plan_phase_transfers
 from ehcp_workflow.reporting.report import ReportFiles, build_report
-from ehcp_workflow.statuses import STATUS_CODE, Status
 from ehcp_workflow.vectorised import Evaluation, evaluate_caseload
-
-NO_TEAM = "(no team)"
 
 
 @dataclass(frozen=True)
@@ -33,30 +30,24 @@ class WeeklyResult:
 
 
 def summary_counts(evaluation: Evaluation, conventions: Conventions) -> WeeklySummary:
-    """Backlog by team and band, still-overdue clocks by team, invalid clocks by team."""
-    teams = evaluation.cases["team"].to_numpy(dtype=object, na_value=NO_TEAM)
-    backlog: dict[str, dict[str, int]] = {}
-    for team, band in zip(teams[evaluation.open], evaluation.band[evaluation.open], strict=True):
-        backlog.setdefault(str(team), {}).setdefault(str(band), 0)
-        backlog[str(team)][str(band)] += 1
-    overdue: dict[str, dict[str, int]] = {}
-    invalid: dict[str, int] = {}
-    for cid, arrs in evaluation.clocks.items():
-        for code, target in (
-            (STATUS_CODE[Status.OVERDUE], "overdue"),
-            (STATUS_CODE[Status.INVALID], "invalid"),
-        ):
-            hit = arrs.status == code
-            if not hit.any():
-                continue
-            names, counts = np.unique(teams[arrs.case_index[hit]].astype(str), return_counts=True)
-            for name, n in zip(names, counts, strict=True):
-                if target == "overdue":
-                    overdue.setdefault(str(name), {})[cid] = int(n)
-                else:
-                    invalid[str(name)] = invalid.get(str(name), 0) + int(n)
+    """Backlog by team and band, still-overdue clocks by team and clock, invalid clocks by team.
+
+    Counted from :mod:`ehcp_workflow.figures` like every other output, so the weekly totals cannot
+    drift from the nightly ones (they did: this once counted its own way and left advice out).
+    """
+    open_ = open_requests(evaluation)
+    backlog = {
+        str(team): {str(b): int(n) for b, n in group["band"].value_counts().items()}
+        for team, group in open_.groupby("team", sort=True)
+    }
+    overdue = overdue_clocks(evaluation)
+    still = {
+        str(team): {str(c): int(n) for c, n in group["clock"].value_counts().items()}
+        for team, group in overdue.groupby("team", sort=True)
+    }
+    invalid = {str(t): int(n) for t, n in invalid_clocks(evaluation)["team"].value_counts().items()}
     return WeeklySummary(
-        backlog=backlog, still_overdue=overdue, invalid=invalid, band_order=conventions.band_labels
+        backlog=backlog, still_overdue=still, invalid=invalid, band_order=conventions.band_labels
     )
 
 

@@ -1,7 +1,10 @@
 """Notifications: what caseworkers and managers are told about statutory clocks, and delivering it.
 
 * :mod:`.model` - alert items, messages and recipient tags (plain values).
-* :mod:`.messages` - the daily caseworker digest, the manager escalation and the weekly summary.
+* :mod:`.digest` - the caseworker's digest (one line per case, by urgency, capped, CSV attached).
+* :mod:`.summary` - the managers' escalation summary and the go-live opening position.
+* :mod:`.messages` - the shared document model and the weekly summary.
+* :mod:`.limits` - the size each documented channel accepts, with its source.
 * :mod:`.routing` - ``config/notifications.yaml`` (apprise YAML, secrets from ``${ENV}``) and
   which tags hear about an item.
 * :mod:`.sender` - the :class:`Notifier` protocol, :class:`AppriseNotifier` and
@@ -12,14 +15,8 @@ Importing this package does not import apprise; loading routes or sending does.
 
 from __future__ import annotations
 
-from ehcp_workflow.notify.messages import (
-    WeeklySummary,
-    caseworker_digest,
-    caseworker_digests,
-    format_date,
-    manager_escalation,
-    weekly_summary,
-)
+from ehcp_workflow.notify.digest import caseworker_digest, caseworker_digests
+from ehcp_workflow.notify.messages import WeeklySummary, format_date, weekly_summary
 from ehcp_workflow.notify.model import (
     ESCALATION_KINDS,
     MANAGERS,
@@ -50,6 +47,7 @@ from ehcp_workflow.notify.sender import (
     Notifier,
     RecordingNotifier,
 )
+from ehcp_workflow.notify.summary import manager_escalation, opening_position
 
 __all__ = [
     "ESCALATION_KINDS",
@@ -77,6 +75,7 @@ __all__ = [
     "format_date",
     "load_routing",
     "manager_escalation",
+    "opening_position",
     "parse_routing",
     "recipients_for",
     "route_tags",

@@ -5,8 +5,8 @@ escalations, the managers' copy, with the alert as JSON in ``body``); dispatch *
 time (:func:`item_from_body`) and renders digests from the items. Both sides import this one module,
 so the format has one definition and dispatch never has to reach into the nightly job for it.
 
-Pre-rendered messages (the weekly summary) are rows of kind :data:`MESSAGE_KIND` whose body is the
-message's title and texts (:func:`message_row`, :func:`message_from_row`).
+Pre-rendered messages (the weekly summary, the opening position) have their own encoding, with
+their attachments: :mod:`ehcp_workflow.notify.stored`.
 
 No database here: rows are plain dicts of :class:`~ehcp_workflow.db.models.Alert` columns, queued
 by :mod:`ehcp_workflow.db.outbox`. No personal data either: bodies name cases by ``case_ref`` only.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -28,13 +28,9 @@ from ehcp_workflow.notify.model import (
     MANAGERS,
     AlertItem,
     AlertKind,
-    Message,
     alert_key,
     digest_recipient,
 )
-
-#: The outbox kind of a message rendered when it was queued (not built from alert items).
-MESSAGE_KIND = "message"
 
 
 def outbox_rows(
@@ -181,42 +177,10 @@ def item_from_body(body: str) -> AlertItem:
     return AlertItem(**data)
 
 
-def message_row(message: Message, *, key: str, now: dt.datetime) -> dict[str, Any]:
-    """The outbox row of a pre-rendered message, queued once per ``key``."""
-    return {
-        "alert_key": key,
-        "case_ref": "-",
-        "clock": "report",
-        "kind": MESSAGE_KIND,
-        "episode": key,
-        "recipient": message.recipient,
-        "status": "queued",
-        "attempts": 0,
-        "created_at": now,
-        "subject": message.title,
-        "body": json.dumps({"title": message.title, "body": message.body, "markdown": message.markdown}),
-    }
-
-
-def message_from_row(row: Mapping[str, Any]) -> Message:
-    """The pre-rendered message an outbox row of kind :data:`MESSAGE_KIND` holds."""
-    data = json.loads(row["body"])
-    return Message(
-        recipient=row["recipient"],
-        title=data["title"],
-        body=data["body"],
-        markdown=data.get("markdown"),
-        alert_keys=(row["alert_key"],),
-    )
-
-
 __all__ = [
-    "MESSAGE_KIND",
     "escalation_key",
     "is_escalation_key",
     "item_from_body",
     "item_rows",
-    "message_from_row",
-    "message_row",
     "outbox_rows",
 ]

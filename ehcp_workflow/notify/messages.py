@@ -1,11 +1,12 @@
 """Rendering alert items into the messages people read: pure functions, no I/O, no clock.
 
-Three messages, each built to be read in an email client and in a Teams or Slack channel alike:
+The shared document model and the weekly summary; each message is built to be read in an email
+client and in a Teams or Slack channel alike:
 
-* :func:`caseworker_digest` - one a day per caseworker: their cases, soonest due first, grouped into
-  overdue / due today / due soon / data problems, so the first thing read is the most urgent.
-* :func:`manager_escalation` - new breaches, waiting-time band crossings, clocks that cannot be
-  evaluated and alerts that are not getting through: what a manager must act on today.
+* :func:`ehcp_workflow.notify.digest.caseworker_digest` - one a day per caseworker: one line per
+  case, grouped by urgency, capped, with the full worklist attached.
+* :func:`ehcp_workflow.notify.summary.manager_escalation` - new breaches, band crossings, data
+  problems and failing deliveries, as counts by team plus the longest waits.
 * :func:`weekly_summary` - the backlog by band and team and the clocks still overdue.
 
 Every message comes as plain text with simple upper-case headings (``body``) and as markdown
@@ -21,22 +22,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from ehcp_workflow.notify.model import (
-    BAND_KINDS,
-    BREACH_KINDS,
-    DUE_SOON_KINDS,
-    ESCALATION_KINDS,
     MANAGERS,
     AlertItem,
-    AlertKind,
     Message,
     Severity,
-    caseworker_tag,
-    digest_recipient,
 )
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -133,260 +126,6 @@ class _Doc:
             out.extend(line.markdown for line in section.lines)
         out += ["", f"_{_md(FOOTER)}_"]
         return "\n".join(out) + "\n"
-
-
-# --- Item lines ----------------------------------------------------------------------------------
-
-
-def _when(item: AlertItem, as_of: dt.date) -> str:
-    """The timing phrase of an item: the part a reader needs first."""
-    due = format_date(item.due_date) if item.due_date else None
-    kind = item.kind
-    if kind in BREACH_KINDS:
-        overdue = f", {_plural(item.days_overdue, 'day')} overdue" if item.days_overdue is not None else ""
-        new = " (new breach today)" if kind is AlertKind.OVERDUE else ""
-        return f"was due {due or 'on an unknown date'}{overdue}{new}"
-    if kind is AlertKind.DUE_TODAY:
-        return f"due today, {due}" if due else "due today"
-    if kind in DUE_SOON_KINDS:
-        if item.due_date is None:
-            return "due soon (due date unknown)"
-        days = (item.due_date - as_of).days
-        in_days = "tomorrow" if days == 1 else "today" if days == 0 else f"in {days} days"
-        return f"due {due}, {in_days}"
-    if kind in BAND_KINDS:
-        waited = (
-            f"waiting {_plural(item.weeks_waiting, 'week')}" if item.weeks_waiting is not None else "waiting"
-        )
-        return f"{waited}: now over {BAND_KINDS[kind]} weeks since the request"
-    if kind is AlertKind.INVALID:
-        return "cannot be evaluated: " + (item.detail or item.status or "no reason recorded")
-    # DELIVERY_FAILING
-    return "not delivered: " + (item.detail or "no error recorded")
-
-
-def _who(item: AlertItem) -> str:
-    team = f"team {item.team}" if item.team else "no team"
-    return f"{team}, " + (f"caseworker {item.caseworker}" if item.caseworker else "unassigned")
-
-
-def _item_line(item: AlertItem, as_of: dt.date, *, allow_initials: bool, with_owner: bool) -> _Line:
-    """Two lines of plain text (what and when; which clock and which law) or one markdown bullet."""
-    initials = shown_initials(item, allow_initials)
-    ref = item.case_ref + (f" ({initials})" if initials else "")
-    when = _when(item, as_of)
-    if item.kind is AlertKind.DELIVERY_FAILING:
-        what = item.title
-        md_what = _md(item.title)
-    else:
-        what = f"{item.title} ({item.clock_id})"
-        md_what = f"{_md(item.title)} (`{item.clock_id}`)" if "`" not in item.clock_id else _md(what)
-    context = [what]
-    md_context = [md_what]
-    if item.regulation:
-        context.append(item.regulation)
-        md_context.append(_md(item.regulation))
-    if with_owner and item.kind is not AlertKind.DELIVERY_FAILING:
-        context.append(_who(item))
-        md_context.append(_md(_who(item)))
-    plain = f"- {ref}: {when}\n  {', '.join(context)}"
-    markdown = f"- **{_md(ref)}**: {_md(when)} — {'; '.join(md_context)}"
-    return _Line(plain, markdown)
-
-
-def _soonest_first(item: AlertItem) -> tuple[bool, dt.date, str, str]:
-    return (item.due_date is None, item.due_date or dt.date.max, item.case_ref, item.clock_id)
-
-
-def _by_team(item: AlertItem) -> tuple[bool, str, bool, dt.date, str, str]:
-    return (item.team is None, item.team or "", *_soonest_first(item))
-
-
-@dataclass(frozen=True)
-class _Group:
-    title: str
-    kinds: frozenset[AlertKind]
-    noun: tuple[str, str]
-    note: str | None = None
-
-
-_BANDS_GROUP = _Group(
-    "Waiting-time bands crossed", frozenset(BAND_KINDS), ("band crossing", "band crossings")
-)
-_NOT_DELIVERED = ("alert not delivered", "alerts not delivered")
-
-#: Digest groups in reading order: what is already late, what is due today, what is coming,
-#: and the clocks nobody can see because the data is wrong.
-_DIGEST_GROUPS: tuple[_Group, ...] = (
-    _Group("Overdue", frozenset(BREACH_KINDS), ("overdue", "overdue")),
-    _Group("Due today", frozenset({AlertKind.DUE_TODAY}), ("due today", "due today")),
-    _Group("Due soon", frozenset(DUE_SOON_KINDS), ("due soon", "due soon")),
-    _Group(
-        "Data problems",
-        frozenset({AlertKind.INVALID}),
-        ("data problem", "data problems"),
-        "These clocks cannot be checked until the case data is corrected.",
-    ),
-    _BANDS_GROUP,
-    _Group("Alerts not delivered", frozenset({AlertKind.DELIVERY_FAILING}), _NOT_DELIVERED),
-)
-
-_ESCALATION_GROUPS: tuple[_Group, ...] = (
-    _Group("New breaches", frozenset({AlertKind.OVERDUE}), ("new breach", "new breaches")),
-    _BANDS_GROUP,
-    _Group(
-        "Data problems",
-        frozenset({AlertKind.INVALID}),
-        ("data problem", "data problems"),
-        "Clocks that cannot be evaluated: a breach may be hidden behind each.",
-    ),
-    _Group(
-        "Alerts not delivered",
-        frozenset({AlertKind.DELIVERY_FAILING}),
-        _NOT_DELIVERED,
-        "Check the route in notifications.yaml and the channel itself.",
-    ),
-)
-
-
-def _sections(
-    items: Sequence[AlertItem],
-    groups: Sequence[_Group],
-    as_of: dt.date,
-    *,
-    allow_initials: bool,
-    with_owner: bool,
-    order: Callable[[AlertItem], Any],
-) -> list[_Section]:
-    sections = []
-    for group in groups:
-        chosen = sorted((i for i in items if i.kind in group.kinds), key=order)
-        if chosen:
-            lines = [
-                _item_line(i, as_of, allow_initials=allow_initials, with_owner=with_owner) for i in chosen
-            ]
-            sections.append(_Section(group.title, lines, group.note, group.noun))
-    return sections
-
-
-def _counts(sections: Sequence[_Section]) -> str:
-    return ", ".join(s.count() for s in sections)
-
-
-def _keys(items: Iterable[AlertItem]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(i.key for i in items))
-
-
-# --- The three messages ------------------------------------------------------------------------
-
-
-def caseworker_digest(
-    caseworker: str | None,
-    items: Sequence[AlertItem],
-    as_of: dt.date,
-    *,
-    allow_initials: bool = False,
-) -> Message:
-    """The day's digest for one caseworker: every item on their caseload, soonest due first.
-
-    ``caseworker=None`` builds the digest of unassigned cases, for the team (or managers, when the
-    cases have no team either) - see :func:`~ehcp_workflow.notify.model.digest_recipient`.
-    Refuses (``ValueError``) an item that belongs to someone else, so a grouping bug in the caller
-    cannot send one caseworker's cases to another; and refuses an empty list (nothing due: send
-    nothing).
-    """
-    if not items:
-        raise ValueError("a digest needs at least one item (send nothing when nothing is due)")
-    foreign = sorted({i.case_ref for i in items if i.caseworker != caseworker})
-    if foreign:
-        raise ValueError(f"items of another caseload in the digest for {caseworker!r}: {foreign[:5]}")
-    recipients = {digest_recipient(i) for i in items}
-    if len(recipients) != 1:
-        raise ValueError(f"unassigned items for different recipients in one digest: {sorted(recipients)}")
-    recipient = recipients.pop()
-    if caseworker is not None:
-        recipient = caseworker_tag(caseworker)
-        audience = caseworker
-    elif recipient == MANAGERS:
-        audience = "cases with no team or caseworker"
-    else:
-        audience = f"unassigned cases in team {items[0].team}"
-    sections = _sections(
-        items,
-        _DIGEST_GROUPS,
-        as_of,
-        allow_initials=allow_initials,
-        with_owner=False,
-        order=_soonest_first,
-    )
-    day = format_date(as_of)
-    doc = _Doc(
-        heading=f"EHC deadlines for {audience} on {day}",
-        summary=_counts(sections).capitalize(),
-        sections=sections,
-    )
-    urgent = any(i.kind in BREACH_KINDS or i.kind is AlertKind.INVALID for i in items)
-    return Message(
-        recipient=recipient,
-        title=f"EHC deadlines {day}: {_counts(sections)}",
-        body=doc.plain(),
-        markdown=doc.markdown(),
-        alert_keys=_keys(items),
-        severity=Severity.WARNING if urgent else Severity.INFO,
-    )
-
-
-def caseworker_digests(
-    items: Iterable[AlertItem], as_of: dt.date, *, allow_initials: bool = False
-) -> list[Message]:
-    """One digest per recipient for all of the day's items (unassigned cases to team or managers)."""
-    by_recipient: dict[str, list[AlertItem]] = {}
-    for item in items:
-        by_recipient.setdefault(digest_recipient(item), []).append(item)
-    return [
-        caseworker_digest(group[0].caseworker, group, as_of, allow_initials=allow_initials)
-        for _, group in sorted(by_recipient.items())
-    ]
-
-
-def manager_escalation(
-    items: Sequence[AlertItem],
-    as_of: dt.date,
-    *,
-    allow_initials: bool = False,
-    recipient: str = MANAGERS,
-) -> Message:
-    """What managers must act on today: new breaches, band crossings, invalid clocks, failing alerts.
-
-    Items are listed by team then due date, with their team and caseworker, so a manager can see
-    where the pressure is. Refuses kinds that are not escalations (``ValueError``): a caller
-    sending due-soon reminders to managers has mixed up its lists.
-    """
-    if not items:
-        raise ValueError("an escalation needs at least one item")
-    wrong = sorted({i.kind.value for i in items if i.kind not in ESCALATION_KINDS})
-    if wrong:
-        raise ValueError(f"not escalation kinds: {wrong}")
-    sections = _sections(
-        items,
-        _ESCALATION_GROUPS,
-        as_of,
-        allow_initials=allow_initials,
-        with_owner=True,
-        order=_by_team,
-    )
-    day = format_date(as_of)
-    summary = _counts(sections)
-    doc = _Doc(heading=f"EHC escalations on {day}", summary=summary.capitalize(), sections=sections)
-    failing = any(i.kind is AlertKind.DELIVERY_FAILING for i in items)
-    return Message(
-        recipient=recipient,
-        title=f"EHC escalations {day}: {summary}",
-        body=doc.plain(),
-        markdown=doc.markdown(),
-        alert_keys=_keys(items),
-        severity=Severity.FAILURE if failing else Severity.WARNING,
-    )
 
 
 @dataclass(frozen=True, kw_only=True)

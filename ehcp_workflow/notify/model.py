@@ -186,6 +186,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message where the channel takes files (email): the full CSV worklist.
+
+    Held as text, not a path, so a message can wait in the outbox and be sent from another machine.
+    """
+
+    filename: str
+    content: str
+    mime_type: str = "text/csv"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Message:
     """One notification to one recipient tag: what a sender delivers and the outbox records.
@@ -202,6 +214,8 @@ class Message:
     markdown: str | None = None
     alert_keys: tuple[str, ...] = field(default=())
     severity: Severity = Severity.INFO
+    #: Files for channels that take them; other channels get the body (which says where to look).
+    attachments: tuple[Attachment, ...] = field(default=())
 
 
 # --- Recipient tags -----------------------------------------------------------------------------

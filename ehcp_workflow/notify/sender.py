@@ -18,8 +18,10 @@ for the duration of one send (on the sending thread: services are dispatched seq
 
 from __future__ import annotations
 
+import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -133,7 +135,7 @@ class AppriseNotifier:
         except ValueError as exc:
             return DeliveryResult(False, DeliveryStatus.NO_ROUTE, str(exc))
         markdown = message.markdown if self.prefer_markdown else None
-        with capture_apprise_log() as log:
+        with capture_apprise_log() as log, _attachment_files(message) as attach:
             try:
                 result = self._apprise.notify(
                     body=markdown if markdown is not None else message.body,
@@ -145,6 +147,8 @@ class AppriseNotifier:
                     tag=apprise_tag(tag),
                     # Never deliver to a URL tagged "always" unless it carries this recipient's tag.
                     match_always=False,
+                    # channels without attachment support (Teams, Slack webhooks) ignore it
+                    attach=attach,
                 )
             except Exception as exc:  # apprise promises not to raise; a plugin bug must not stop the run
                 error = redact(f"{type(exc).__name__}: {exc}")
@@ -153,6 +157,21 @@ class AppriseNotifier:
 
     def __repr__(self) -> str:
         return f"AppriseNotifier({self.routing!r})"
+
+
+@contextmanager
+def _attachment_files(message: Message) -> Iterator[list[str] | None]:
+    """The message's attachments as files for apprise (it attaches paths), removed afterwards."""
+    if not message.attachments:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="ehcp-attach-") as folder:
+        paths = []
+        for attachment in message.attachments:
+            path = Path(folder) / Path(attachment.filename).name
+            path.write_text(attachment.content, encoding="utf-8")
+            paths.append(str(path))
+        yield paths
 
 
 class RecordingNotifier:

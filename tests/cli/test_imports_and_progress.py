@@ -18,7 +18,7 @@ from ehcp_workflow.cli.progress import Steps
 from tests.cli.conftest import AS_OF, FIXTURES, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = ("store", "progress", "db", "importing", "events", "cases", "exports", "backlog")
+MODULES = ("store", "progress", "db", "importing", "events", "cases", "exports", "backlog", "nightly")
 
 #: Run every store command in one process, then report which heavy modules were ever imported.
 SCRIPT = """

@@ -51,29 +51,42 @@ def readable(text: str) -> str:
     return text.replace("\\", "")
 
 
-def assert_covers(text: str, rows: list[dict[str, Any]]) -> None:
-    """Each alert's case reference, clock and due date are in the message."""
+def assert_covers(text: str, rows: list[dict[str, Any]], *, dates: bool = True) -> None:
+    """Each alert's case reference, clock and due date are in the message (or its CSV)."""
     text = readable(text)
     for row in rows:
         assert row["case_ref"] in text, row["alert_key"]
         assert row["clock"].split(":")[0] in text, row["alert_key"]
         if row["due_date"] is not None:
-            assert format_date(row["due_date"]) in text, row["alert_key"]
+            due = format_date(row["due_date"]) if dates else row["due_date"].isoformat()
+            assert due in text, row["alert_key"]
+
+
+def _queued(d: Deployment) -> dict[str, list[dict[str, Any]]]:
+    by_recipient: dict[str, list[dict[str, Any]]] = {}
+    for row in stored_alerts(d):
+        if row["status"] == "queued":
+            by_recipient.setdefault(row["recipient"], []).append(row)
+    return by_recipient
 
 
 def test_nightly_then_dispatch_deliver_one_message_per_recipient_by_email_and_webhook(
     prefect_flows: SimpleNamespace, deployment: Deployment
 ) -> None:
     d = deployment
+    # The first night is the opening night: one opening position, one worklist per recipient.
     night = prefect_flows.nightly_compliance(as_of=AS_OF)
 
-    assert night["baseline"] and night["alerts_queued"] == night["alerts_considered"] > 0
-    rows = stored_alerts(d)
-    assert len(rows) == night["alerts_queued"]
+    assert night["baseline"] and night["opening"] and night["alerts_queued"] == night["alerts_considered"] > 0
+    opening = _queued(d)
+    assert {r["kind"] for rows in opening.values() for r in rows} == {"message"}
+    assert sum(len(rows) for rows in opening.values()) == night["alerts_queued"]
     # the managers' artifacts, read back through the Prefect API
     summary = artifact("breach-summary")
-    assert "# Compliance check, 2024-10-15" in summary and f"Cases checked: **{len(d.caseload)}**" in summary
-    assert "first night: baseline" in summary
+    assert "# Compliance check, 2024-10-15" in summary
+    assert f"| Cases checked | {len(d.caseload)} | running total |" in summary
+    assert "first night: baseline" in summary and "**Opening night**" in summary
+    assert summary.index("| within_20 |") < summary.index("| over_20 |") < summary.index("| over_100 |")
     backlog = artifact("backlog-by-team")  # a table artifact: its rows as JSON
     table = {row["team"]: row for row in (json.loads(backlog) if isinstance(backlog, str) else backlog)}
     assert table["All teams"]["total"] == night["open_requests"] > 0
@@ -81,35 +94,52 @@ def test_nightly_then_dispatch_deliver_one_message_per_recipient_by_email_and_we
 
     sent = prefect_flows.dispatch_alerts(as_of=AS_OF)
 
-    by_recipient: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_recipient.setdefault(row["recipient"], []).append(row)
-    assert sent["messages_failed"] == 0 and sent["alerts_sent"] == len(rows)
-    assert sent["messages_sent"] == len(by_recipient)
+    assert sent["messages_failed"] == 0 and sent["messages_sent"] == night["alerts_queued"]
     mails: list[Mail] = received(d.smtp.inbox)
     posts: list[Post] = received(d.webhook.posts)
-    caseworkers = sorted(r.removeprefix("caseworker:") for r in by_recipient if r.startswith("caseworker:"))
-    # one email per caseworker with alerts, from the configured sender, after a login with the secrets
+    caseworkers = sorted(r.removeprefix("caseworker:") for r in opening if r.startswith("caseworker:"))
     assert sorted(tuple(m.rcpt_tos) for m in mails) == [(d.emails[cw],) for cw in caseworkers]
     assert {m.mail_from for m in mails} == {SENDER}
     assert d.smtp.logins.get(timeout=5) == (SMTP_USER, SMTP_PASSWORD)  # password from the Secret block
-    for mail in mails:
-        cw = mail.rcpt_tos[0].split("@")[0]
-        assert_covers(mail.text(), by_recipient[f"caseworker:{cw}"])
-        assert_no_personal_data([mail.subject, mail.text(), mail.html()], where=f"the email to {cw}")
-    # one post per team with unassigned cases, one for the managers
-    others = sorted(r for r in by_recipient if not r.startswith("caseworker:"))
+    for mail in mails:  # the opening worklist, its full CSV attached
+        assert mail.subject.startswith("Opening worklist Tue 15 Oct 2024")
+        assert [a.get_filename() for a in mail.message.iter_attachments()] == [
+            f"ehcp-opening-worklist-caseworker-{mail.rcpt_tos[0].split('@')[0]}-2024-10-15.csv"
+        ]
+        assert_no_personal_data(
+            [mail.subject, mail.text(), mail.html()], where=f"the email to {mail.rcpt_tos}"
+        )
+    others = sorted(r for r in opening if not r.startswith("caseworker:"))
     assert sorted(p.path for p in posts) == sorted(d.paths[r] for r in others)
-    assert {"/managers", "/teams/south", "/teams/west"} <= {p.path for p in posts}
+    managers = [p for p in posts if p.path == "/managers"]
+    assert any(p.payload["title"].startswith("EHC opening position") for p in managers)
     for post in posts:
-        recipient = next(r for r, path in d.paths.items() if path == post.path)
-        assert_covers(post.payload["message"], by_recipient[recipient])
-        text = [post.payload["title"], post.payload["message"]]
-        assert_no_personal_data(text, where=f"the post to {post.path}")
-    managers = next(p for p in posts if p.path == "/managers")
-    assert "band_crossed_30" in {r["kind"] for r in by_recipient["managers"]}
-    assert "30 weeks" in readable(managers.payload["message"])
-    assert {r["status"] for r in stored_alerts(d)} == {"sent"}
+        assert_no_personal_data(
+            [post.payload["title"], post.payload["message"]], where=f"post to {post.path}"
+        )
+    assert {r["status"] for rows in opening.values() for r in rows} == {"queued"}  # as read before
+
+    # A week later, an ordinary night: per-clock alerts, one digest per recipient, covering them.
+    later = prefect_flows.nightly_compliance(as_of=LATER)
+    assert not later["opening"] and later["new_breaches"] > 0
+    by_recipient = _queued(d)
+    sent = prefect_flows.dispatch_alerts(as_of=LATER)
+    rows = [r for rows in by_recipient.values() for r in rows]
+    assert sent["messages_failed"] == 0 and sent["alerts_sent"] == len(rows)
+    assert sent["messages_sent"] == len(by_recipient)
+    mails = received(d.smtp.inbox)
+    posts = received(d.webhook.posts)
+    assert len(mails) + len(posts) == len(by_recipient)
+    for mail in mails:
+        [worklist] = list(mail.message.iter_attachments())
+        content = worklist.get_content()
+        csv_text = content if isinstance(content, str) else content.decode()
+        assert_covers(csv_text, by_recipient[f"caseworker:{mail.rcpt_tos[0].split('@')[0]}"], dates=False)
+        assert_no_personal_data([mail.subject, mail.text(), csv_text], where=f"the email to {mail.rcpt_tos}")
+    [escalation] = [p for p in posts if p.path == "/managers"]
+    assert escalation.payload["title"].startswith("EHC escalations Tue 22 Oct 2024")
+    assert f"{later['new_breaches']} new breach" in escalation.payload["title"]
+    assert {r["status"] for r in stored_alerts(d)} <= {"sent", "suppressed"}
 
 
 def test_rerunning_both_flows_sends_nothing_more(
@@ -120,7 +150,7 @@ def test_rerunning_both_flows_sends_nothing_more(
     dry = prefect_flows.dispatch_alerts(as_of=AS_OF, dry_run=True)
     assert dry["dry_run"] and dry["messages_sent"] > 0
     assert received(d.smtp.inbox) == [] and received(d.webhook.posts) == []  # a dry run sends nothing
-    assert {r["status"] for r in stored_alerts(d)} == {"queued"}
+    assert {r["status"] for r in stored_alerts(d)} == {"queued", "suppressed"}
     first = prefect_flows.dispatch_alerts(as_of=AS_OF)
     assert first["messages_sent"] == dry["messages_sent"]
     delivered = len(received(d.smtp.inbox)) + len(received(d.webhook.posts))

@@ -28,6 +28,8 @@ PERSON = table_of(Person)
 #: The first night (a Tuesday, so no weekly "still overdue" repeats) and the instant it runs.
 AS_OF = dt.date(2024, 10, 15)
 NOW = dt.datetime(2024, 10, 15, 1, 0, tzinfo=dt.UTC)
+#: A week before: the night the store went live (its opening night, for tests of ordinary nights).
+OPENED = AS_OF - dt.timedelta(days=7)
 #: A week later: clocks that were running on AS_OF have passed their due dates.
 LATER = AS_OF + dt.timedelta(days=7)
 LATER_NOW = NOW + dt.timedelta(days=7)
@@ -179,4 +181,10 @@ def assert_no_personal_data(texts: Iterable[str | None], *, where: str) -> None:
 
 
 def message_texts(messages: Iterable[Message]) -> list[str]:
-    return [t for m in messages for t in (m.title, m.body, m.markdown) if t]
+    """Everything a message carries: title, both renderings and its attachments (the CSV worklist)."""
+    return [
+        t
+        for m in messages
+        for t in (m.title, m.body, m.markdown, *(a.filename + "\n" + a.content for a in m.attachments))
+        if t
+    ]

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 
 from ehcp_workflow.db import make_engine
 from ehcp_workflow.jobs.dispatch import (
@@ -29,12 +29,22 @@ from ehcp_workflow.jobs.dispatch import (
 )
 from ehcp_workflow.jobs.nightly import run_nightly
 from ehcp_workflow.notify import DeliveryResult, Message, RecordingNotifier
-from ehcp_workflow.notify.messages import format_date
-from tests.jobs.helpers import AS_OF, LATER, LATER_NOW, NOW, alert_keys, alerts, table_counts
+from tests.jobs.helpers import ALERT, AS_OF, LATER, LATER_NOW, NOW, OPENED, alert_keys, alerts, table_counts
 
 #: The dispatch runs a few hours after the nightly check.
 T0 = NOW + dt.timedelta(hours=5)
 LEASE = dt.timedelta(minutes=15)
+
+
+@pytest.fixture
+def store(store: Engine) -> Engine:
+    """A store live for a week before AS_OF: its opening night recorded the clock states, so AS_OF
+    and LATER are ordinary nights that queue per-clock alerts. The opening's outbox rows are
+    cleared: these tests follow the per-clock alerts of ordinary nights through delivery."""
+    run_nightly(store, as_of=OPENED, now=NOW - dt.timedelta(days=7))
+    with store.begin() as conn:
+        conn.execute(delete(ALERT))
+    return store
 
 
 def delivered(*notifiers: RecordingNotifier) -> Counter[str]:
@@ -59,13 +69,19 @@ def test_every_alert_is_delivered_once_in_one_message_per_recipient(store: Engin
     assert {"managers", "team:South", "team:West", "caseworker:cw-001"} <= set(sent)
     assert delivered(notifier) == Counter(rows.keys())  # every key once, nothing else
     assert summary.alerts_sent == len(rows) and summary.messages_failed == 0
-    for message in notifier.sent:  # each message names every case and due date it covers
+    for message in notifier.sent:
         for key in message.alert_keys:
             row = rows[key]
             assert row["recipient"] == message.recipient
-            assert row["case_ref"] in message.body
+            if message.recipient == "managers":  # a summary: counts by team, the longest waits
+                continue
+            # a digest names each of its cases in a line (under the cap), and the attached
+            # worklist has every case and due date it covers
+            assert f"- {row['case_ref']}: " in message.body
+            [worklist] = message.attachments
+            assert row["case_ref"] in worklist.content
             if row["due_date"] is not None:
-                assert format_date(row["due_date"]) in message.body
+                assert row["due_date"].isoformat() in worklist.content
     assert {a["status"] for a in alerts(store)} == {"sent"}
     assert {a["sent_at"] for a in alerts(store)} == {T0}
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from ehcp_workflow.jobs.dispatch import DeliveryFailing, run_dispatch
+from ehcp_workflow.jobs.night_report import breach_summary_markdown
 from ehcp_workflow.jobs.nightly import run_nightly
 from ehcp_workflow.jobs.weekly import run_weekly
 from ehcp_workflow.notify import RecordingNotifier
@@ -49,6 +50,8 @@ def test_no_personal_data_leaves_the_store(store: Engine, tmp_path: Path) -> Non
     kinds = {a["kind"] for a in alerts(store)}
     assert {"overdue", "band_crossed_30", "band_crossed_52", "delivery_failing", "message"} <= kinds
     assert len(notifier.attempts) > len(everyone)  # ...and every kind of message was rendered
+    assert any(m.title.startswith("EHC opening position") for m in notifier.attempts)
+    assert sum(len(m.attachments) for m in notifier.attempts) > len(everyone)  # CSVs searched too
     for a in alerts(store):
         assert_no_personal_data([a["subject"], a["body"], a["last_error"]], where=f"alert {a['alert_key']}")
     assert_no_personal_data(message_texts(notifier.attempts), where="a message")
@@ -57,9 +60,16 @@ def test_no_personal_data_leaves_the_store(store: Engine, tmp_path: Path) -> Non
             ("backlog-by-team", night.backlog_by_team),
             ("new breaches", night.new_breaches),
             ("band crossings", night.band_crossings),
+            ("longest waits", night.longest_waits),
         ):
             assert_no_personal_data([frame.to_csv()], where=f"the {name} artifact")
         assert_no_personal_data([str(night.summary.as_dict())], where="the nightly summary")
+        markdown = breach_summary_markdown(
+            night.summary.as_dict(),
+            band_labels=("within_20", "over_20", "over_30", "over_52", "over_100"),
+            longest_waits=night.longest_waits.to_dict(orient="records"),
+        )
+        assert_no_personal_data([markdown], where="the breach-summary artifact")
     assert week.summary_queued and week.report.workbook.is_file()
     assert_no_personal_data([week.report.html.read_text(encoding="utf-8")], where="the weekly report")
 

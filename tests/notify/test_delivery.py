@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 import queue
@@ -46,19 +47,24 @@ def _digest(case_row: dict[str, object]) -> Message:
 
 
 def _assert_digest_content(text: str) -> None:
-    for expected in (
-        "EHC-2024-0042",
-        "final_plan",
-        "Fri 18 Oct 2024",
-        "SEND Regulations 2014 reg 13(2)",
-        "decision_to_assess",
-        "Fri 11 Oct 2024",
-        "3 days overdue",
-        "SEND Regulations 2014 reg 5(1)",
-    ):
-        assert expected in text, expected
+    """One line per case, its clocks rolled up, most urgent first (regulations are in the CSV)."""
+    line = (
+        "EHC-2024-0042: decision to assess overdue 3 days (was due Fri 11 Oct 2024); "
+        "final plan due Fri 18 Oct 2024, in 4 days"
+    )
+    assert line in text.replace("**", "").replace("\\", ""), text
     assert_no_personal_data(text)
     assert "AH" not in text  # initials are not allowed in this council's channels
+
+
+def _assert_worklist_csv(name: str, content: str) -> None:
+    assert name == "ehcp-worklist-caseworker-cw-017-2024-10-14.csv"
+    rows = content.splitlines()
+    assert rows[0].startswith("case_ref,group,clock,instance,status,due_date,days_overdue,regulation")
+    assert rows[1].startswith("EHC-2024-0042,New breaches,decision_to_assess,,")
+    assert "SEND Regulations 2014 reg 5(1)" in rows[1] and "2024-10-11" in rows[1]
+    assert "SEND Regulations 2014 reg 13(2)" in rows[2] and "2024-10-18" in rows[2]
+    assert_no_personal_data(content)
 
 
 def _no_more(q: queue.Queue[Any]) -> None:
@@ -87,6 +93,9 @@ def test_json_webhook_receives_one_post_with_title_and_body(
     sent = message.markdown if prefer_markdown else message.body
     assert sent is not None and post.payload["message"] == sent.strip()  # apprise trims the end
     assert post.headers["User-Agent"] == "ehcp-workflow"
+    # the generic JSON webhook takes files: the full worklist travels with the digest
+    [attached] = post.payload["attachments"]
+    _assert_worklist_csv(attached["filename"], base64.b64decode(attached["base64"]).decode())
     _no_more(webhook.posts)
 
 
@@ -113,6 +122,12 @@ def test_email_arrives_once_with_subject_and_body(smtp: SmtpServer, case_row: di
     html = mail.html()  # markdown is sent as HTML with a plain-text alternative
     assert html is not None and "<strong>EHC-2024-0042</strong>" in html
     assert_no_personal_data(mail.subject, html)
+    # email takes files: the full worklist is attached as CSV
+    [attached] = list(mail.message.iter_attachments())
+    content = attached.get_content()
+    _assert_worklist_csv(
+        str(attached.get_filename()), content if isinstance(content, str) else content.decode()
+    )
     _no_more(smtp.inbox)
 
 

@@ -35,7 +35,7 @@ def test_format_date() -> None:
     assert format_date(dt.date(2025, 1, 5)) == "Sun 5 Jan 2025"
 
 
-def test_digest_groups_and_sorts_soonest_due_first(case_row: dict[str, object]) -> None:
+def test_digest_groups_cases_by_urgency_and_sorts_soonest_due_first(case_row: dict[str, object]) -> None:
     def item(ref: str, kind: AlertKind, due: dt.date | None, **kw: object) -> AlertItem:
         return item_from_case({**case_row, "case_ref": ref}, kind=kind, due_date=due, **kw)
 
@@ -52,39 +52,67 @@ def test_digest_groups_and_sorts_soonest_due_first(case_row: dict[str, object]) 
     body = message.body
 
     order = [
-        "OVERDUE (2)",
-        "EHC-LATE-OLD",
+        "NEW BREACHES (1 CASE)",
         "EHC-LATE-NEW",
-        "DUE TODAY (1)",
+        "DUE IN 2 DAYS (2 CASES)",
         "EHC-TODAY",
-        "DUE SOON (3)",
         "EHC-SOON-FIRST",
+        "DUE THIS WEEK (1 CASE)",
         "EHC-SOON-MID",
+        "DUE IN THE NEXT 2 WEEKS (1 CASE)",
         "EHC-SOON-LATER",
-        "DATA PROBLEMS (1)",
+        "STILL OVERDUE (1 CASE)",
+        "EHC-LATE-OLD",
+        "DATA PROBLEMS (1 CASE)",
         "EHC-BAD",
     ]
     positions = [body.index(text) for text in order]
     assert positions == sorted(positions), body
     assert message.recipient == "caseworker:cw-017"
-    assert (
-        message.title == "EHC deadlines Mon 14 Oct 2024: 2 overdue, 1 due today, 3 due soon, 1 data problem"
+    assert message.title == (
+        "EHC deadlines Mon 14 Oct 2024: 1 new breach, 2 due in 2 days, 1 due this week, "
+        "1 due in 2 weeks, 1 still overdue, 1 data problem"
     )
-    assert "40 days overdue" in body and "1 day overdue (new breach today)" in body
-    assert "due Wed 16 Oct 2024, in 2 days" in body
+    assert "- EHC-LATE-OLD: final plan overdue 40 days\n" in body
+    assert "- EHC-LATE-NEW: final plan overdue 1 day (was due Sun 13 Oct 2024)\n" in body
+    assert "new breach today" not in body  # a digest read days later must not say "today"
+    assert "final plan due Wed 16 Oct 2024, in 2 days" in body
     assert "request_outcome_date is before request_received" in body
     assert message.severity is Severity.WARNING
     assert set(message.alert_keys) == {i.key for i in items}
-    assert message.markdown is not None and "### Due soon (3)" in message.markdown
+    assert message.markdown is not None and "### Due in 2 days (2 cases)" in message.markdown
 
 
-def test_digest_lines_carry_ref_clock_due_date_and_regulation(case_row: dict[str, object]) -> None:
+def test_one_line_per_case_with_its_clocks_rolled_up_most_urgent_first() -> None:
+    def item(clock: str, kind: AlertKind, days: int) -> AlertItem:
+        return AlertItem(
+            case_ref="C0012",
+            clock=clock,
+            kind=kind,
+            due_date=AS_OF - D(days),
+            days_overdue=days,
+            caseworker="cw-1",
+        )
+
+    items = [
+        item("decision_not_to_issue", AlertKind.STILL_OVERDUE, 40),
+        item("final_plan", AlertKind.STILL_OVERDUE, 12),
+        item("decision_to_assess", AlertKind.DUE_IN_7, -5),
+    ]
+    body = caseworker_digest("cw-1", items, AS_OF).body
+    assert body.count("C0012") == 1
+    assert (
+        "- C0012: decision to assess due Sat 19 Oct 2024, in 5 days; "
+        "decision not to issue overdue 40 days; final plan overdue 12 days\n"
+    ) in body
+    assert "DUE THIS WEEK (1 CASE)" in body and "STILL OVERDUE" not in body
+
+
+def test_digest_lines_carry_ref_clock_and_due_date(case_row: dict[str, object]) -> None:
     item = item_from_case(case_row, kind=AlertKind.DUE_IN_7, due_date=dt.date(2024, 10, 21))
     message = caseworker_digest("cw-017", [item], AS_OF)
-    assert (
-        "- EHC-2024-0042: due Mon 21 Oct 2024, in 7 days\n"
-        "  Issue the final EHC plan (final_plan), SEND Regulations 2014 reg 13(2)\n"
-    ) in message.body
+    assert "- EHC-2024-0042: final plan due Mon 21 Oct 2024, in 7 days\n" in message.body
+    assert "SEND Regulations 2014 reg 13(2)" in message.attachments[0].content
     assert message.severity is Severity.INFO
 
 
@@ -143,8 +171,10 @@ def test_unassigned_cases_go_to_the_team_then_managers() -> None:
     assert [len(m.alert_keys) for m in digests] == [1, 1, 1]
 
 
-def test_manager_escalation(case_row: dict[str, object]) -> None:
-    breach = item_from_case(case_row, kind=AlertKind.OVERDUE, due_date=AS_OF - D(1), days_overdue=1)
+def test_manager_escalation_is_a_summary_by_team_with_the_longest_waits(case_row: dict[str, object]) -> None:
+    breach = item_from_case(
+        case_row, kind=AlertKind.OVERDUE, due_date=AS_OF - D(1), days_overdue=1, weeks_waiting=25
+    )
     band = AlertItem(
         case_ref="EHC-W",
         clock="backlog",
@@ -155,7 +185,7 @@ def test_manager_escalation(case_row: dict[str, object]) -> None:
         team="East",
     )
     invalid = dataclasses.replace(
-        breach, case_ref="EHC-BAD", kind=AlertKind.INVALID, detail="no request date"
+        breach, case_ref="EHC-BAD", kind=AlertKind.INVALID, detail="no request date", weeks_waiting=None
     )
     message = manager_escalation([invalid, band, breach], AS_OF)
 
@@ -163,12 +193,17 @@ def test_manager_escalation(case_row: dict[str, object]) -> None:
     assert message.title == "EHC escalations Mon 14 Oct 2024: 1 new breach, 1 band crossing, 1 data problem"
     body = message.body
     assert (
-        body.index("NEW BREACHES (1)")
-        < body.index("WAITING-TIME BANDS CROSSED (1)")
-        < body.index("DATA PROBLEMS")
+        body.index("NEW BREACHES BY TEAM AND CLOCK")
+        < body.index("WAITING-TIME BANDS CROSSED BY TEAM")
+        < body.index("DATA PROBLEMS BY TEAM")
+        < body.index("LONGEST WAITS AMONG TONIGHT'S ESCALATIONS (3)")
     )
-    assert "team North, caseworker cw-017" in body
-    assert "waiting 53 weeks: now over 52 weeks" in body and "team East, unassigned" in body
+    assert "- North: 1 new breach (final plan 1)" in body
+    assert "- East: 1 case (over 52 weeks 1)" in body
+    assert "tonight's change" in body
+    lines = body[body.index("LONGEST WAITS") :].splitlines()
+    assert lines[1].startswith("- EHC-W (team East): waiting 53 weeks")
+    assert lines[2].startswith("- EHC-2024-0042 (team North): waiting 25 weeks")
     assert message.severity is Severity.WARNING
     assert_no_personal_data(*_texts(message))
 
@@ -181,8 +216,9 @@ def test_escalation_of_a_failing_delivery() -> None:
     item = delivery_failing_item(failed, attempts=4, error="connection refused", as_of=AS_OF)
     message = manager_escalation([item], AS_OF)
     assert message.severity is Severity.FAILURE
-    assert "ALERTS NOT DELIVERED (1)" in message.body
-    assert "caseworker:cw-9: not delivered: 4 attempts failed; last error: connection refused" in message.body
+    assert "ALERTS NOT DELIVERED" in message.body
+    assert "- caseworker:cw-9: " in message.body
+    assert "4 attempts failed; last error: connection refused" in message.body
 
 
 def test_markdown_escapes_case_references() -> None:
@@ -243,5 +279,22 @@ def test_several_clocks_of_one_kind_are_told_apart_by_instance() -> None:
         for adviser in ("EP", "SaLT")
     ]
     message = caseworker_digest("cw-1", items, AS_OF)
-    assert "(advice:EP)" in message.body and "(advice:SaLT)" in message.body
+    assert "advice (EP) overdue 2 days" in message.body and "advice (SaLT) overdue 2 days" in message.body
     assert len(set(message.alert_keys)) == 2
+
+
+def test_a_window_closed_early_is_its_own_group_and_escalates(case_row: dict[str, object]) -> None:
+    cut = item_from_case(
+        case_row,
+        clock="draft_representations",
+        kind=AlertKind.CUT_SHORT,
+        due_date=AS_OF - D(3),
+        detail="final plan issued 9 days into the 15-day window",
+    )
+    digest = caseworker_digest("cw-017", [cut], AS_OF).body
+    assert "WINDOWS CLOSED EARLY (1 CASE)" in digest
+    assert "draft representations window closed early: final plan issued 9 days" in digest
+    assert "overdue" not in digest.split("WINDOWS CLOSED EARLY")[1]
+    escalation = manager_escalation([cut], AS_OF)
+    assert escalation.title == "EHC escalations Mon 14 Oct 2024: 1 window closed early"
+    assert "- North: 1 window (draft representations 1)" in escalation.body

@@ -12,6 +12,7 @@ import logging
 import math
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from ehcp_workflow.notify import AppriseNotifier, Message
@@ -60,28 +61,30 @@ def _night(team: Any) -> dict[str, Any]:
         "open_requests": 1,
         "oldest_open_weeks": 31,
         "clocks_by_status": {"overdue": 1},
+        "overdue_clocks": 1,
         "invalid_clocks": 0,
         "new_breaches": 1,
         "band_crossings": 1,
         "alerts_queued": 1,
         "alerts_considered": 1,
+        "transitions_logged": 1,
         "open_by_band": {"over_30": 1},
         "notes": [],
     }
-    crossing = {"case_ref": "C-03", "band": "over_30", "weeks_waiting": 31, "team": team}
-    return {"summary": summary, "backlog_by_team": [], "new_breaches": [], "band_crossings": [crossing]}
+    waiting = {"case_ref": "C-03", "band": "over_30", "weeks_waiting": 31, "team": team}
+    return {"summary": summary, "backlog_by_team": [], "longest_waits": [waiting]}
 
 
-@pytest.mark.parametrize("team", [math.nan, None, ""])
+@pytest.mark.parametrize("team", [math.nan, None, "", pd.NA])
 def test_breach_summary_names_a_missing_team(team: Any) -> None:
     from flows.nightly import breach_summary
 
     row = next(line for line in breach_summary(_night(team)).splitlines() if line.startswith("| C-03"))
-    assert row == "| C-03 | over_30 | 31 | (no team) |"
+    assert row == "| C-03 | (no team) | over_30 | 31 |"
     assert "nan" not in row
 
 
 def test_breach_summary_keeps_a_team() -> None:
     from flows.nightly import breach_summary
 
-    assert "| C-03 | over_30 | 31 | north |" in breach_summary(_night("north"))
+    assert "| C-03 | north | over_30 | 31 |" in breach_summary(_night("north"))
