@@ -105,6 +105,9 @@ def _refuse(file: Path, problems: Sequence[Problem], what: str) -> typer.Exit:
 
 def _drop_rejected(caseload: Caseload, problems: Sequence[Problem]) -> tuple[Caseload, set[str]]:
     """The caseload without the cases the store refuses (and their advice)."""
+    from dataclasses import fields
+
+    from ehcp_workflow.caseload import Caseload
     from ehcp_workflow.importers import LoadedCaseload
 
     rejected = {p.person for p in problems if p.person}
@@ -113,14 +116,8 @@ def _drop_rejected(caseload: Caseload, problems: Sequence[Problem]) -> tuple[Cas
     part = caseload.subset(keep.to_numpy())
     advice = part.advice.loc[part.advice["provider"].notna().to_numpy()].reset_index(drop=True)
     left_out = set(refs.dropna()) - set(part.cases["case_ref"])
-    loaded = LoadedCaseload(
-        cases=part.cases,
-        advice=advice,
-        unrecorded=caseload.unrecorded,
-        source=caseload.source,
-        reviews=part.reviews,
-    )
-    return loaded, left_out
+    carried = {f.name: getattr(part, f.name) for f in fields(Caseload)} | {"advice": advice}
+    return LoadedCaseload(**carried), left_out
 
 
 def import_file(

@@ -248,6 +248,8 @@ def _upsert(
     changes = apply_cases(conn, stored, cases, ctx, compare=CASELOAD_FIELDS)
     touched: set[str] = set()
     if ADVICE_UNRECORDED not in caseload.unrecorded:
+        if caseload.partial:  # an event file speaks for the advice of the cases it lists advice for
+            stored_advice = stored_advice[stored_advice["case_ref"].isin(advice["case_ref"]).to_numpy()]
         touched = apply_advice(conn, stored_advice, advice, changes.case_ids, ctx, changes)
     history = EventRows(ctx)  # the review cycles before the latest, when the source carries them
     touched |= apply_review_history(conn, caseload.review_history, changes, history)

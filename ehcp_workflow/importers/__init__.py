@@ -1,7 +1,9 @@
 """Input importers: every supported file becomes a :class:`~ehcp_workflow.caseload.Caseload`.
 
 * ``.xml`` - a DfE SEN2 person-level return (:mod:`.sen2`), return years 2023-2026;
-* ``.csv`` / ``.xlsx`` - the project's own one-row-per-case format (:mod:`.tabular`).
+* ``.csv`` / ``.xlsx`` - the project's own one-row-per-case format (:mod:`.tabular`);
+* ``.csv`` with the header ``case_ref,event,date,value`` - the long event format, one row per event,
+  which carries a case's history (every review cycle) (:mod:`.events`).
 
 Each importer offers ``read_*`` (cases + every problem; the caller decides) and ``load_*`` (the
 project's policy: any error refuses the file, or with ``accept_valid`` the cases with errors are
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from ehcp_workflow.caseload import Caseload
 from ehcp_workflow.files import UnsafePath, check_input
+from ehcp_workflow.importers.events import is_event_file, load_events, read_events
 from ehcp_workflow.importers.result import LoadedCaseload
 from ehcp_workflow.importers.sen2 import is_sen2, load_sen2, read_sen2
 from ehcp_workflow.importers.tabular import load_tabular, read_tabular, write_csv_template
@@ -26,9 +29,11 @@ __all__ = [
     "LoadedCaseload",
     "detect_format",
     "load_caseload",
+    "load_events",
     "load_sen2",
     "load_tabular",
     "read_caseload",
+    "read_events",
     "read_sen2",
     "read_tabular",
     "write_csv_template",
@@ -40,7 +45,7 @@ _ZIP_MAGIC = b"PK\x03\x04"
 
 
 def detect_format(path: PathLike) -> str:
-    """``"sen2"``, ``"csv"`` or ``"xlsx"`` for the file at ``path``, or :class:`InputError`.
+    """``"sen2"``, ``"csv"``, ``"events"`` or ``"xlsx"`` for the file at ``path``, or :class:`InputError`.
 
     Only a regular file of bounded size is read (:func:`~ehcp_workflow.files.check_input`). The
     suffix decides; an ``.xml`` file must also look like SEN2 (root ``Message``, Collection
@@ -55,7 +60,7 @@ def detect_format(path: PathLike) -> str:
         raise InputError([Problem(str(p), "", "", "", exc.reason, rule="file")]) from None
     suffix = p.suffix.lower()
     if suffix == ".csv":
-        return "csv"
+        return "events" if is_event_file(p) else "csv"
     if suffix in (".xlsx", ".xlsm"):
         return "xlsx"
     head = _head(p)
@@ -80,8 +85,11 @@ def detect_format(path: PathLike) -> str:
 
 def read_caseload(path: PathLike) -> tuple[Caseload, list[Problem]]:
     """Read any supported file (see :func:`detect_format`): cases plus every problem found."""
-    if detect_format(path) == "sen2":
+    kind = detect_format(path)
+    if kind == "sen2":
         return read_sen2(path)
+    if kind == "events":
+        return read_events(path)
     return read_tabular(path)
 
 
@@ -91,8 +99,11 @@ def load_caseload(path: PathLike, accept_valid: bool = False) -> LoadedCaseload:
     Raises :class:`InputError` if any error is found; with ``accept_valid=True`` drops the cases
     with errors and returns the rest, with every problem on ``.problems``.
     """
-    if detect_format(path) == "sen2":
+    kind = detect_format(path)
+    if kind == "sen2":
         return load_sen2(path, accept_valid=accept_valid)
+    if kind == "events":
+        return load_events(path, accept_valid=accept_valid)
     return load_tabular(path, accept_valid=accept_valid)
 
 

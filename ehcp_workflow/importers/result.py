@@ -16,7 +16,7 @@ dropping cases cannot fix it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -60,15 +60,8 @@ def finish_load(result: ReadResult, *, accept_valid: bool) -> LoadedCaseload:
     keep = np.array([i not in result.rejected_rows for i in range(len(cl.cases))], dtype=bool)
     rejected = _refs(cl.cases, sorted(result.rejected_rows))
     part = cl.subset(keep)
-    return LoadedCaseload(
-        cases=part.cases,
-        advice=part.advice,
-        unrecorded=cl.unrecorded,
-        source=cl.source,
-        reviews=part.reviews,
-        problems=problems,
-        rejected=rejected,
-    )
+    carried = {f.name: getattr(part, f.name) for f in fields(Caseload)}  # history, provenance, partial
+    return LoadedCaseload(**carried, problems=problems, rejected=rejected)
 
 
 def _refs(cases: pd.DataFrame, rows: Sequence[int]) -> tuple[str, ...]:
