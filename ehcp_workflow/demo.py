@@ -832,10 +832,13 @@ def generate_council(n_cases: int, seed: int, as_of: dt.date, *, la: str = "886"
     _routing(b)
     cases = _frame(b)
     advice = _advice(b)
+    from ehcp_workflow.demo_history import review_history  # the cycles behind each latest review
+
     return Caseload(
         cases=cases,
         advice=advice,
         source=f"demo:la={la},seed={seed},n={n_cases},as_of={as_of.isoformat()}",
+        reviews=review_history(cases, int(seed)),
     )
 
 

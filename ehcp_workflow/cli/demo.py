@@ -23,13 +23,24 @@ def demo_data(
         DEFAULT_AS_OF
     ),
 ) -> None:
-    """Write a realistic synthetic council (no real person's data) in the project's CSV format."""
+    """Write a realistic synthetic council (no real person's data) in the project's CSV format,
+    and its review history (every cycle before each plan's latest) beside it in the event format
+    (``<name>.events.csv``): import the CSV, then the events file."""
     from ehcp_workflow.demo import generate_council, write_council_csv
+    from ehcp_workflow.importers.events import write_events_csv
 
     day = parse_date(as_of)
     caseload = generate_council(cases, seed, day)
     write_council_csv(caseload, path)
+    events = history_path(path)
+    rows = write_events_csv(caseload, events)
     err.print(f"Wrote {len(caseload):,} cases and {len(caseload.advice):,} advice requests to {path}")
+    err.print(f"Wrote {len(caseload.review_history):,} review cycles ({rows:,} events) to {events}")
+
+
+def history_path(path: Path) -> Path:
+    """Where ``ehcp demo-data`` puts the review history of the caseload at ``path``."""
+    return path.with_name(f"{path.stem}.events.csv")
 
 
 def demo(
@@ -66,18 +77,22 @@ def demo(
     from ehcp_workflow.db import make_engine, upgrade_database, upsert_caseload
     from ehcp_workflow.demo import generate_council, write_council_csv
     from ehcp_workflow.importers import load_caseload
+    from ehcp_workflow.importers.events import write_events_csv
 
     csv = workdir / "demo-council.csv"
+    events = history_path(csv)
     out.rule(f"1. A synthetic council: {cases:,} cases (no real person's data)")
-    write_council_csv(generate_council(cases, 1, day), csv)
-    caseload = load_caseload(csv)
+    council = generate_council(cases, 1, day)
+    write_council_csv(council, csv)
+    write_events_csv(council, events)
     if database.exists():
         database.unlink()
     upgrade_database(os.environ["EHCP_DATABASE_URL"])
     engine = make_engine(os.environ["EHCP_DATABASE_URL"])
-    with Session(engine) as session:
-        summary = upsert_caseload(session, caseload, source=csv.name, actor="demo")
-    out.print(f"{csv} -> {database}: {summary}")
+    for path in (csv, events):  # the latest of everything, then every review cycle before it
+        with Session(engine) as session:
+            summary = upsert_caseload(session, load_caseload(path), source=path.name, actor="demo")
+        out.print(f"{path} -> {database}: {summary}")
 
     out.rule(f"2. The nightly compliance flow for {day.isoformat()} (Prefect, local ephemeral mode)")
     from flows.nightly import nightly_compliance
