@@ -14,10 +14,11 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from ehcp_workflow.caseload import Caseload
+from ehcp_workflow.core.caseload import Caseload
 from ehcp_workflow.db import make_engine, upgrade_database, upsert_caseload, upsert_people
 from ehcp_workflow.db.models import Alert, ClockState, EventLog, Person, table_of
 from ehcp_workflow.demo import generate_council
+from ehcp_workflow.jobs.nightly import run_nightly
 from ehcp_workflow.notify.model import Message
 
 ALERT = table_of(Alert)
@@ -115,6 +116,40 @@ def alerts(engine: Engine) -> list[dict[str, Any]]:
 
 def alert_keys(engine: Engine) -> list[str]:
     return [a["alert_key"] for a in alerts(engine)]
+
+
+#: Outbox statuses still to be delivered (``ehcp_workflow.db.outbox.PENDING``), and the status of
+#: an opening night's per-clock alerts, which are covered by its opening messages and never sent.
+PENDING = ("queued", "failed")
+SUPPRESSED = "suppressed"
+
+
+def pending(engine: Engine) -> list[dict[str, Any]]:
+    """The outbox rows still to be delivered (queued or failed), by key."""
+    return [a for a in alerts(engine) if a["status"] in PENDING]
+
+
+def suppressed(engine: Engine) -> list[dict[str, Any]]:
+    """The outbox rows an opening night suppressed (kept for their keys, never to be sent)."""
+    return [a for a in alerts(engine) if a["status"] == SUPPRESSED]
+
+
+def opened_then_night(engine: Engine) -> list[dict[str, Any]]:
+    """Queue what dispatch finds after the store's opening night (``OPENED``) and an ordinary night
+    (``AS_OF``), with no dispatch between them; returns the pending rows.
+
+    The outbox then holds both kinds of pending row: the opening night's pre-rendered messages
+    (opening position, worklists: kind ``message``, one row each) and ``AS_OF``'s per-clock alerts
+    (new breaches, due soon; one row per recipient of an alert). The opening night's own per-clock
+    alerts are ``suppressed``: dispatch must never claim or send them.
+    """
+    run_nightly(engine, as_of=OPENED, now=NOW - (AS_OF - OPENED))
+    run_nightly(engine, as_of=AS_OF, now=NOW)
+    rows = pending(engine)
+    kinds = {a["kind"] for a in rows}
+    assert "message" in kinds and kinds - {"message"}, f"expected messages and per-clock alerts: {kinds}"
+    assert suppressed(engine), "the opening night suppressed no per-clock alerts"
+    return rows
 
 
 def clock_state(engine: Engine) -> list[tuple[Any, ...]]:

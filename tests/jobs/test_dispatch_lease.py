@@ -5,6 +5,11 @@ digest, the first then re-sent the rest of its messages and set delivered alerts
 and a third run sent those again. Rehearsed here with a real SMTP server on 127.0.0.1 that hangs
 until the test releases it; "now" and the lease are parameters and the heartbeat is driven by
 hand, so nothing waits on wall-clock time. Both backends.
+
+The outbox is the one a store finds after its opening night and an ordinary night with no dispatch
+between (``opened_then_night``): pre-rendered messages (opening position, worklists) and per-clock
+alerts are pending together, so the lease and its fencing are checked on both kinds of row, and
+the opening night's suppressed alerts must stay untouched and unsent throughout.
 """
 
 from __future__ import annotations
@@ -21,9 +26,8 @@ from sqlalchemy import Engine
 
 from ehcp_workflow.db import make_engine
 from ehcp_workflow.jobs.dispatch import DispatchSummary, run_dispatch
-from ehcp_workflow.jobs.nightly import run_nightly
 from ehcp_workflow.notify import RecordingNotifier
-from tests.jobs.helpers import AS_OF, NOW, alert_keys, alerts
+from tests.jobs.helpers import AS_OF, NOW, alerts, opened_then_night, suppressed
 from tests.jobs.smtp_receiver import (
     WAIT,
     ManualClock,
@@ -57,6 +61,11 @@ class ManualHeartbeat:
         self._beat()
 
 
+def assert_suppressed_untouched(store: Engine, before: list[dict[str, Any]]) -> None:
+    """The opening night's suppressed alerts were neither claimed, renewed nor sent."""
+    assert suppressed(store) == before, "a suppressed alert was claimed, renewed or sent"
+
+
 def in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[BaseException]]:
     errors: list[BaseException] = []
 
@@ -78,9 +87,10 @@ def test_a_dispatcher_that_lost_its_lease_neither_resends_nor_overwrites(
     """The first dispatcher's first message hangs past its lease; a second dispatcher takes over and
     sends everything. When the server finally answers the first one (refused, accepted, or taken and
     the connection dropped), it must record nothing over the second's results and send nothing more."""
-    run_nightly(store, as_of=AS_OF, now=NOW)
-    keys = alert_keys(store)
-    everyone = {a["recipient"] for a in alerts(store)}
+    queued = opened_then_night(store)
+    keys = [a["alert_key"] for a in queued]
+    everyone = {a["recipient"] for a in queued}
+    quiet = suppressed(store)
     sends = Sends()
     (hang,) = receiver.script(Step(outcome=outcome, hang=True))
 
@@ -107,7 +117,8 @@ def test_a_dispatcher_that_lost_its_lease_neither_resends_nor_overwrites(
         thread.join(WAIT)
     assert not thread.is_alive() and not errors, errors
 
-    rows = alerts(store)
+    rows = [a for a in alerts(store) if a["alert_key"] in keys]
+    assert len(rows) == len(keys)
     assert {r["status"] for r in rows} == {"sent"}, "a delivered alert was set back to failed"
     assert {r["sent_at"] for r in rows} == {later}, "the second dispatcher's results were overwritten"
     assert len(sends.keys) == 1 + second.messages_sent, "the first dispatcher sent after losing its claim"
@@ -120,6 +131,8 @@ def test_a_dispatcher_that_lost_its_lease_neither_resends_nor_overwrites(
         assert {k for k, n in delivered.items() if n > 1} == set(in_flight)
         assert set(delivered) == set(keys) and max(delivered.values()) == 2
 
+    assert_suppressed_untouched(store, quiet)
+
     # a third run, much later, finds nothing left to send
     third = RecordingNotifier()
     assert run_dispatch(store, third, now=later + dt.timedelta(days=1), as_of=AS_OF) == DispatchSummary()
@@ -131,9 +144,10 @@ def test_a_send_that_hangs_past_the_lease_keeps_its_claim_by_renewing_it(
 ) -> None:
     """While the server hangs for three leases, the heartbeat keeps renewing: a second dispatcher
     claims nothing, and when the server answers every alert has been delivered once."""
-    run_nightly(store, as_of=AS_OF, now=NOW)
-    keys = alert_keys(store)
-    everyone = {a["recipient"] for a in alerts(store)}
+    queued = opened_then_night(store)
+    keys = [a["alert_key"] for a in queued]
+    everyone = {a["recipient"] for a in queued}
+    quiet = suppressed(store)
     sends = Sends()
     lease = dt.timedelta(minutes=1)
     clock = ManualClock(T0)
@@ -157,7 +171,10 @@ def test_a_send_that_hangs_past_the_lease_keeps_its_claim_by_renewing_it(
         for _ in range(6):  # the server hangs for three leases; the heartbeat beats every half lease
             clock.advance(lease / 2)
             heartbeat.beat()
-        assert {a["next_attempt_at"] for a in alerts(store)} == {clock() + lease}  # renewed, all of them
+        claimed = [a for a in alerts(store) if a["alert_key"] in keys]
+        assert len(claimed) == len(keys)
+        assert {a["next_attempt_at"] for a in claimed} == {clock() + lease}  # renewed, all of them
+        assert_suppressed_untouched(store, quiet)  # never claimed, so never renewed
         second = RecordingNotifier()
         assert run_dispatch(store, second, now=clock(), as_of=AS_OF, lease=lease) == DispatchSummary()
         assert not second.attempts
@@ -169,5 +186,7 @@ def test_a_send_that_hangs_past_the_lease_keeps_its_claim_by_renewing_it(
     first = result["first"]
     assert first.alerts_sent == len(keys) and first.alerts_lost == 0 and first.messages_failed == 0
     assert sends.delivered(receiver.subjects()) == Counter(keys)  # every alert once
-    rows = alerts(store)
+    rows = [a for a in alerts(store) if a["alert_key"] in keys]
+    assert len(rows) == len(keys)
     assert {r["status"] for r in rows} == {"sent"} and {r["sent_at"] for r in rows} == {clock()}
+    assert_suppressed_untouched(store, quiet)

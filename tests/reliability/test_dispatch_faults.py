@@ -14,6 +14,11 @@ Channels are a real SMTP server on 127.0.0.1 scripted to refuse, hang or drop (t
 smtp_receiver.py); kills are a ``BaseException`` raised at injected points (after the claim, in the
 send before and after the channel accepts, at any database commit, after a result is recorded) and
 one real ``kill -9`` of a child process. Nothing sleeps; "now" and the lease are parameters.
+
+The outbox is the one a store finds after its opening night and an ordinary night with no dispatch
+between (``opened_then_night``): the opening's pre-rendered messages and the night's per-clock
+alerts are pending together, so every promise is checked on both kinds of row. The opening night's
+suppressed alerts are part of every check too: never claimed, never sent, never changed.
 """
 
 from __future__ import annotations
@@ -36,9 +41,8 @@ from sqlalchemy import Engine, delete, event, update
 from ehcp_workflow.db import make_engine
 from ehcp_workflow.db.outbox import ALERT, Claim, backoff, pending_alerts
 from ehcp_workflow.jobs.dispatch import DeliveryFailing, render_messages, run_dispatch
-from ehcp_workflow.jobs.nightly import run_nightly
 from ehcp_workflow.notify import DeliveryResult, Message, RecordingNotifier
-from tests.jobs.helpers import AS_OF, NOW, alerts, load_store
+from tests.jobs.helpers import AS_OF, NOW, alerts, load_store, opened_then_night, suppressed
 from tests.jobs.smtp_receiver import (
     WAIT,
     Receiver,
@@ -59,12 +63,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 @dataclass
 class Night:
-    """A store after the first night: its URL, an engine, the queued keys and their recipients."""
+    """A store after its opening night and an ordinary night: its URL, an engine, the keys pending
+    delivery and their recipients, and the opening night's suppressed rows as they were queued."""
 
     url: str
     engine: Engine
     keys: list[str]
     recipients: set[str]
+    suppressed: list[dict[str, Any]]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The outbox rows of :attr:`keys` (the ones dispatch is to deliver), now."""
+        keys = set(self.keys)
+        return [a for a in alerts(self.engine) if a["alert_key"] in keys]
 
 
 @pytest.fixture
@@ -72,9 +83,9 @@ def night(db_url: str) -> Iterator[Night]:
     load_store(db_url)
     engine = make_engine(db_url)
     try:
-        run_nightly(engine, as_of=AS_OF, now=NOW)
-        queued = alerts(engine)
-        yield Night(db_url, engine, [a["alert_key"] for a in queued], {a["recipient"] for a in queued})
+        queued = opened_then_night(engine)
+        keys = [a["alert_key"] for a in queued]
+        yield Night(db_url, engine, keys, {a["recipient"] for a in queued}, suppressed(engine))
     finally:
         engine.dispose()
 
@@ -96,7 +107,10 @@ def receiver(smtp: Receiver) -> Iterator[Receiver]:
 
 
 def assert_nothing_lost(night: Night, delivered: Counter[str], *, max_attempts: int = 5) -> None:
-    """Every queued alert is sent (and reached the channel), pending a retry, or given up loudly."""
+    """Every queued alert is sent (and reached the channel), pending a retry, or given up loudly;
+    and no suppressed alert was claimed, changed or sent."""
+    assert suppressed(night.engine) == night.suppressed, "a suppressed alert was claimed or sent"
+    assert not set(delivered) & {a["alert_key"] for a in night.suppressed}, "a suppressed alert was sent"
     rows = {a["alert_key"]: a for a in alerts(night.engine)}
     told = {a["case_ref"] for a in rows.values() if a["kind"] == "delivery_failing"}
     for key in night.keys:
@@ -115,8 +129,11 @@ def assert_within_window(delivered: Counter[str], window: set[str]) -> None:
     assert max(delivered.values(), default=0) <= 2
 
 
-def statuses(engine: Engine) -> set[str]:
-    return {a["status"] for a in alerts(engine)}
+def statuses(night: Night) -> set[str]:
+    """The statuses of the rows dispatch is to deliver (every one of them must be there)."""
+    rows = night.rows()
+    assert len(rows) == len(night.keys)
+    return {a["status"] for a in rows}
 
 
 # --- channels --------------------------------------------------------------------------------------
@@ -130,7 +147,8 @@ def test_a_failing_channel_loses_nothing_and_doubles_nothing(night: Night, recei
     down = run_dispatch(night.engine, notifier, now=T0, as_of=AS_OF)
 
     assert down.messages_sent == 0 and down.alerts_failed == len(night.keys)
-    rows = alerts(night.engine)
+    rows = night.rows()
+    assert len(rows) == len(night.keys)
     assert {(a["status"], a["attempts"], a["next_attempt_at"]) for a in rows} == {
         ("failed", 1, T0 + backoff(1))
     }
@@ -142,7 +160,8 @@ def test_a_failing_channel_loses_nothing_and_doubles_nothing(night: Night, recei
 
     assert up.alerts_sent == len(night.keys)
     delivered = sends.delivered(receiver.subjects())
-    assert delivered == Counter(night.keys) and statuses(night.engine) == {"sent"}
+    assert delivered == Counter(night.keys) and statuses(night) == {"sent"}
+    assert_nothing_lost(night, delivered)
 
 
 def test_a_channel_that_never_recovers_is_given_up_loudly(night: Night, receiver: Receiver) -> None:
@@ -151,7 +170,8 @@ def test_a_channel_that_never_recovers_is_given_up_loudly(night: Night, receiver
     receiver.default = "reject"
     run_dispatch(night.engine, notifier, now=T0, as_of=AS_OF, max_attempts=2)
 
-    with pytest.raises(DeliveryFailing, match="after 2 attempts"):
+    # every pending row is given up (messages and per-clock alerts alike), not just one per recipient
+    with pytest.raises(DeliveryFailing, match=rf"^{len(night.keys)} alert\(s\) for .* after 2 attempts"):
         run_dispatch(night.engine, notifier, now=T0 + backoff(1), as_of=AS_OF, max_attempts=2)
 
     assert_nothing_lost(night, Counter(), max_attempts=2)
@@ -187,7 +207,7 @@ def test_a_hanging_channel_is_given_up_on_and_retried(night: Night, receiver: Re
 
     retry = run_dispatch(night.engine, notifier, now=T0 + backoff(1), as_of=AS_OF)
 
-    assert retry.alerts_sent == len(hung) and statuses(night.engine) == {"sent"}
+    assert retry.alerts_sent == len(hung) and statuses(night) == {"sent"}
     delivered = sends.delivered(receiver.subjects())
     assert set(delivered) == set(night.keys)
     assert_within_window(delivered, hung if late == "accepts" else set())
@@ -203,11 +223,12 @@ def test_a_channel_that_drops_the_connection_after_accepting(night: Night, recei
     assert drop.done.is_set() and first.messages_failed == 1
     dropped = set(sends.keys[1])
     retry = run_dispatch(night.engine, notifier, now=T0 + backoff(1), as_of=AS_OF)
-    assert retry.alerts_sent == len(dropped) and statuses(night.engine) == {"sent"}
+    assert retry.alerts_sent == len(dropped) and statuses(night) == {"sent"}
     delivered = sends.delivered(receiver.subjects())
     assert set(delivered) == set(night.keys)
     assert {k for k, n in delivered.items() if n == 2} == dropped  # the window, exactly
     assert_within_window(delivered, dropped)
+    assert_nothing_lost(night, delivered)
 
 
 # --- a dispatcher killed at random points ----------------------------------------------------------
@@ -280,13 +301,14 @@ def _with_kill_points(monkeypatch: pytest.MonkeyPatch, killer: Killer, engine: E
     return lambda: event.remove(engine, "commit", on_commit)
 
 
-def _reset_outbox(engine: Engine) -> None:
-    with engine.begin() as conn:
+def _reset_outbox(night: Night) -> None:
+    """Put the night's pending rows back as queued (the suppressed rows stay as they are)."""
+    with night.engine.begin() as conn:
         conn.execute(delete(ALERT).where(ALERT.c.kind == "delivery_failing"))
         conn.execute(
-            update(ALERT).values(
-                status="queued", attempts=0, last_error=None, next_attempt_at=None, sent_at=None
-            )
+            update(ALERT)
+            .where(ALERT.c.alert_key.in_(night.keys))
+            .values(status="queued", attempts=0, last_error=None, next_attempt_at=None, sent_at=None)
         )
 
 
@@ -304,7 +326,7 @@ def _finish(night: Night, delivered: Counter[str], start: dt.datetime) -> None:
 def test_a_dispatcher_killed_at_random_points_loses_nothing(
     night: Night, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    messages = len(render_messages(alerts(night.engine), as_of=AS_OF, allow_initials=False))
+    messages = len(render_messages(night.rows(), as_of=AS_OF, allow_initials=False))
     # every point a run reaches, with how often: 2 commits before the sends (give-up check, claim),
     # then per message a renewal and a result
     occurrences = {"claimed": 1, "sending": messages, "accepted": messages, "recorded": messages}
@@ -314,7 +336,7 @@ def test_a_dispatcher_killed_at_random_points_loses_nothing(
     scenarios += [(p, rng.randint(1, occurrences[p])) for p in rng.choices(sorted(occurrences), k=7)]
 
     for point, nth in scenarios:
-        _reset_outbox(night.engine)
+        _reset_outbox(night)
         killer = Killer(point, nth)
         doomed = make_engine(night.url)  # the dying process's own connections
         disarm = _with_kill_points(monkeypatch, killer, doomed)
@@ -337,7 +359,7 @@ def test_a_dispatcher_killed_at_random_points_loses_nothing(
 
         _finish(night, delivered, T0)
 
-        assert statuses(night.engine) == {"sent"}, where
+        assert statuses(night) == {"sent"}, where
         assert set(delivered) == set(night.keys), where  # nothing lost
         assert_within_window(delivered, window)
         if point in ("claimed", "sending"):
@@ -380,7 +402,7 @@ def test_a_dispatcher_killed_with_sigkill_after_the_channel_accepted(night: Nigh
 
     _finish(night, delivered, T0)
 
-    assert statuses(night.engine) == {"sent"} and set(delivered) == set(night.keys)
+    assert statuses(night) == {"sent"} and set(delivered) == set(night.keys)
     assert {k for k, n in delivered.items() if n == 2} == in_flight  # the window, exactly
     assert_within_window(delivered, in_flight)
 
@@ -392,7 +414,7 @@ def test_a_dispatcher_stalled_past_its_lease_at_random_points_never_doubles_or_o
     a second dispatcher sends everything meanwhile, then the first resumes. It must not send what
     it no longer holds, nor record over the second's results: at most the message it had in
     flight reaches anyone twice. (Before leases were fenced it re-sent all the rest.)"""
-    messages = len(render_messages(alerts(night.engine), as_of=AS_OF, allow_initials=False))
+    messages = len(render_messages(night.rows(), as_of=AS_OF, allow_initials=False))
     # no stall inside a commit: a transaction paused that long holds SQLite's write lock
     occurrences = {"claimed": 1, "sending": messages, "accepted": messages, "recorded": messages}
     rng = random.Random(5122026)
@@ -401,7 +423,7 @@ def test_a_dispatcher_stalled_past_its_lease_at_random_points_never_doubles_or_o
     later = T0 + LEASE + dt.timedelta(seconds=1)
 
     for point, nth in scenarios:
-        _reset_outbox(night.engine)
+        _reset_outbox(night)
         delivered: Counter[str] = Counter()
         second = Channel(None, delivered)
 
@@ -419,11 +441,12 @@ def test_a_dispatcher_stalled_past_its_lease_at_random_points_never_doubles_or_o
             monkeypatch.undo()
             slow.dispose()
         where = f"stalled at {point} #{nth}"
-        rows = alerts(night.engine)
-        assert {a["status"] for a in rows} == {"sent"}, where  # nothing set back to failed
+        rows = night.rows()
+        assert statuses(night) == {"sent"}, where  # nothing set back to failed
         by_second = {k for m in second.messages for k in m.alert_keys}
         # what the second recorded stands (the first wrote nothing over it)
         assert {a["sent_at"] for a in rows if a["alert_key"] in by_second} <= {later}, where
+        assert suppressed(night.engine) == night.suppressed, where  # never claimed, never sent
         # the window: the message the first had in flight when it stalled (about to send, or just sent)
         in_flight = first.messages[nth - 1].alert_keys if point in ("sending", "accepted") else ()
         assert set(delivered) == set(night.keys), where
