@@ -43,7 +43,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from ehcp_workflow.caseload import (
+from ehcp_workflow.core.caseload import (
     ADVICE_PROVIDERS,
     BOOL_COLUMNS,
     CASE_COLUMNS,

@@ -120,7 +120,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ehcp_workflow.caseload import (
+from ehcp_workflow.core.caseload import (
     ADVICE_PROVIDERS,
     BOOL_COLUMNS,
     CASE_COLUMNS,
@@ -870,9 +870,9 @@ def _text(values: Any) -> Arr:
 def write_council_csv(caseload: Caseload, path: str | os.PathLike[str]) -> None:
     """Write ``caseload`` in the project CSV format: one row per case.
 
-    The header is the contract case columns (:data:`~ehcp_workflow.caseload.CASE_COLUMNS`, in order)
+    The header is the contract case columns (:data:`~ehcp_workflow.core.caseload.CASE_COLUMNS`, in order)
     then ``advice_<provider>_requested``, ``_received`` and ``_exception`` for every provider in
-    :data:`~ehcp_workflow.caseload.ADVICE_PROVIDERS`: the advice table pivoted, which needs at most
+    :data:`~ehcp_workflow.core.caseload.ADVICE_PROVIDERS`: the advice table pivoted, which needs at most
     one request per case and provider. Dates are ISO ``YYYY-MM-DD``, booleans ``true``/``false``,
     missing values empty.
     """

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ehcp_workflow.caseload import REVIEW_COLUMNS, normalise_reviews, reviews_from_cases
+from ehcp_workflow.core.caseload import REVIEW_COLUMNS, normalise_reviews, reviews_from_cases
 
 #: Earliest cycles walked back from the latest (a plan older than this many years has its first
 #: reviews before the history the demo keeps, as a council's migration from an old system would).

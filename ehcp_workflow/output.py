@@ -25,8 +25,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from ehcp_workflow.core.statuses import STATUS_STYLE
 from ehcp_workflow.files import private_file
-from ehcp_workflow.statuses import STATUS_STYLE
 
 #: A cell starting with one of these is (or turns into) a formula in Excel, LibreOffice or Sheets.
 FORMULA_START: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")

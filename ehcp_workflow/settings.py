@@ -1,6 +1,6 @@
 """Application settings, read at the edges (CLI, flows) from the environment and ``config/``.
 
-The pure core never reads settings: it is handed a :class:`~ehcp_workflow.conventions.Conventions`.
+The pure core never reads settings: it is handed a :class:`~ehcp_workflow.core.conventions.Conventions`.
 Environment variables use the ``EHCP_`` prefix (``EHCP_DATABASE_URL``, ``EHCP_CONVENTIONS__WEEK_COUNTING``).
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ehcp_workflow.conventions import Conventions
+from ehcp_workflow.core.conventions import Conventions
 
 #: The repository's ``config/`` folder (also the default for an installed checkout).
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"

@@ -9,8 +9,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from ehcp_workflow.conventions import DEFAULT_CONVENTIONS
-from ehcp_workflow.figures import RUNNING_TOTAL
+from ehcp_workflow.core.conventions import DEFAULT_CONVENTIONS
+from ehcp_workflow.core.figures import RUNNING_TOTAL
 from ehcp_workflow.jobs.night_report import breach_summary_markdown
 from ehcp_workflow.jobs.nightly import run_nightly
 from ehcp_workflow.settings import get_settings

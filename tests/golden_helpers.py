@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 
-from ehcp_workflow import caseload as cl
-from ehcp_workflow.catalogue import load_catalogue
-from ehcp_workflow.conventions import DEFAULT_CONVENTIONS, Conventions
-from ehcp_workflow.vectorised import evaluate_caseload
+from ehcp_workflow.core import caseload as cl
+from ehcp_workflow.core.catalogue import load_catalogue
+from ehcp_workflow.core.conventions import DEFAULT_CONVENTIONS, Conventions
+from ehcp_workflow.core.evaluator import evaluate_caseload
 from tests.oracle import evaluate_case
 
 CATALOGUE = load_catalogue()

@@ -1,8 +1,8 @@
 """The oracle: an independent per-case reading of ``config/clocks.yaml``, for tests only.
 
 Plain Python over one case and its history (review cycles, advice requests), with pendulum date
-arithmetic (:mod:`ehcp_workflow.calendar`). The product runs one evaluator,
-:mod:`ehcp_workflow.vectorised`; this second reading, written separately, is what the property test
+arithmetic (:mod:`ehcp_workflow.core.calendar`). The product runs one evaluator,
+:mod:`ehcp_workflow.core.evaluator`; this second reading, written separately, is what the property test
 (tests/test_agreement.py) and the golden tests hold it to, dates, statuses and reasons alike.
 
 Pure: no database, no Prefect, no clock. "Today" is the ``as_of`` argument, and anything dated after
@@ -18,11 +18,11 @@ from typing import Any
 
 import pandas as pd
 
-from ehcp_workflow import calendar as cal
-from ehcp_workflow.backlog import BacklogPosition, backlog_position
-from ehcp_workflow.caseload import EVENT_DATE_COLUMNS, Caseload, records
-from ehcp_workflow.catalogue import Catalogue, ClockRule, Condition, Counting, Kind, Limit, Unit
-from ehcp_workflow.conventions import (
+from ehcp_workflow.core import calendar as cal
+from ehcp_workflow.core.backlog import BacklogPosition, backlog_position
+from ehcp_workflow.core.caseload import EVENT_DATE_COLUMNS, Caseload, records
+from ehcp_workflow.core.catalogue import Catalogue, ClockRule, Condition, Counting, Kind, Limit, Unit
+from ehcp_workflow.core.conventions import (
     DEFAULT_CONVENTIONS,
     Conventions,
     MonthReading,
@@ -30,7 +30,7 @@ from ehcp_workflow.conventions import (
     ReviewAnchor,
     WeekCounting,
 )
-from ehcp_workflow.statuses import Status
+from ehcp_workflow.core.statuses import Status
 
 #: The coronavirus exception (ground g) covers limits falling 1 May to 25 September 2020 inclusive
 #: (SI 2020/471; statutory-rules §2.1 (g)). Written here again on purpose: the oracle does not read

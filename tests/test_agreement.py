@@ -16,16 +16,16 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ehcp_workflow import caseload as cl
-from ehcp_workflow.catalogue import load_catalogue
-from ehcp_workflow.conventions import (
+from ehcp_workflow.core import caseload as cl
+from ehcp_workflow.core.catalogue import load_catalogue
+from ehcp_workflow.core.conventions import (
     Conventions,
     MonthReading,
     PhaseTransferReading,
     ReviewAnchor,
     WeekCounting,
 )
-from ehcp_workflow.vectorised import evaluate_caseload
+from ehcp_workflow.core.evaluator import evaluate_caseload
 from tests.oracle import evaluate_caseload_per_case, evaluations_frame
 
 CATALOGUE = load_catalogue()

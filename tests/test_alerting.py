@@ -6,10 +6,10 @@ import datetime as dt
 
 import pandas as pd
 
-from ehcp_workflow import caseload as cl
-from ehcp_workflow.alerting import alert_candidates, clock_states, transitions
-from ehcp_workflow.catalogue import load_catalogue
-from ehcp_workflow.vectorised import evaluate_caseload
+from ehcp_workflow.core import caseload as cl
+from ehcp_workflow.core.alerting import alert_candidates, clock_states, transitions
+from ehcp_workflow.core.catalogue import load_catalogue
+from ehcp_workflow.core.evaluator import evaluate_caseload
 
 D = dt.date
 CAT = load_catalogue()

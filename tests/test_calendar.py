@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ehcp_workflow import calendar as cal
+from ehcp_workflow.core import calendar as cal
 
 dates = st.dates(min_value=dt.date(1995, 1, 1), max_value=dt.date(2070, 12, 31))
 

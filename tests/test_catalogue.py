@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ehcp_workflow.catalogue import DEFAULT_CATALOGUE_PATH, load_catalogue
+from ehcp_workflow.core.catalogue import DEFAULT_CATALOGUE_PATH, load_catalogue
 
 PUBLIC_IDS = {
     "decision_to_assess",

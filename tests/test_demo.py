@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ehcp_workflow.caseload import (
+from ehcp_workflow.core.caseload import (
     ADVICE_COLUMNS,
     ADVICE_PROVIDERS,
     CASE_COLUMNS,

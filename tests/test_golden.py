@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from ehcp_workflow.conventions import (
+from ehcp_workflow.core.conventions import (
     Conventions,
     MonthReading,
     PhaseTransferReading,

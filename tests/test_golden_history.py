@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from ehcp_workflow.conventions import Conventions, ReviewAnchor
+from ehcp_workflow.core.conventions import Conventions, ReviewAnchor
 from tests.golden_helpers import evaluate
 
 D = dt.date

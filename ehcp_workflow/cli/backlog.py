@@ -25,11 +25,11 @@ def backlog(
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Open requests (no final plan, not refused, withdrawn or exported) by band, team and caseworker."""
-    from ehcp_workflow.catalogue import load_catalogue
     from ehcp_workflow.cli.progress import Steps
+    from ehcp_workflow.core.catalogue import load_catalogue
+    from ehcp_workflow.core.evaluator import evaluate_caseload
     from ehcp_workflow.db import load_caseload
     from ehcp_workflow.settings import get_settings
-    from ehcp_workflow.vectorised import evaluate_caseload
 
     settings = get_settings()
     day = as_of_date(as_of, settings)
@@ -66,17 +66,17 @@ def backlog(
 def open_requests(evaluation: Any) -> pd.DataFrame:
     """The open requests: case, team, caseworker, received, weeks waiting and band.
 
-    :func:`ehcp_workflow.figures.open_requests`: the one definition the alerts, artifacts and the
+    :func:`ehcp_workflow.core.figures.open_requests`: the one definition the alerts, artifacts and the
     weekly summary count too.
     """
-    from ehcp_workflow.figures import open_requests as the_open_requests
+    from ehcp_workflow.core.figures import open_requests as the_open_requests
 
     return the_open_requests(evaluation)
 
 
 def _print_clock_totals(evaluation: Any) -> None:
     """The overdue and unevaluable clocks, counted as every other output counts them."""
-    from ehcp_workflow.figures import invalid_clocks, overdue_clocks
+    from ehcp_workflow.core.figures import invalid_clocks, overdue_clocks
 
     overdue = overdue_clocks(evaluation)
     out.print(

@@ -34,16 +34,16 @@ from ehcp_workflow.cli.store import (
     record_values,
     today,
 )
-from ehcp_workflow.statuses import STATUS_STYLE, Status
+from ehcp_workflow.core.statuses import STATUS_STYLE, Status
 
 if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy import Engine
 
-    from ehcp_workflow.caseload import Caseload
+    from ehcp_workflow.core.caseload import Caseload
+    from ehcp_workflow.core.explain import CaseExplanation, ClockExplanation
     from ehcp_workflow.db import CaseRecord, Event
     from ehcp_workflow.db.fields import FieldValue
-    from ehcp_workflow.explain import CaseExplanation, ClockExplanation
     from ehcp_workflow.settings import Settings
 
 case_app = typer.Typer(
@@ -93,7 +93,7 @@ def show(
 
 
 def _print_header(caseload: Caseload, ev: CaseExplanation) -> None:
-    from ehcp_workflow.caseload import records
+    from ehcp_workflow.core.caseload import records
 
     case = records(caseload.cases)[0]
 
@@ -280,11 +280,11 @@ def list_(
     Clock filters (--status, --due-within, --clock) look at running clocks (pending, due soon,
     overdue) unless --status names others; without them every case is listed with its next clock.
     """
-    from ehcp_workflow.catalogue import load_catalogue
     from ehcp_workflow.cli.progress import Steps
+    from ehcp_workflow.core.catalogue import load_catalogue
+    from ehcp_workflow.core.evaluator import evaluate_caseload
     from ehcp_workflow.db import load_caseload
     from ehcp_workflow.output import print_table, write_csv, write_json
-    from ehcp_workflow.vectorised import evaluate_caseload
 
     settings = _settings()
     day = as_of_date(as_of, settings)
@@ -331,7 +331,7 @@ def _case_rows(
     import numpy as np
     import pandas as pd
 
-    from ehcp_workflow.statuses import OPEN_STATUSES
+    from ehcp_workflow.core.statuses import OPEN_STATUSES
 
     cases = evaluation.cases
     rows = pd.DataFrame(
@@ -406,7 +406,7 @@ def record(
 ) -> None:
     from sqlalchemy.orm import Session
 
-    from ehcp_workflow.caseload import records
+    from ehcp_workflow.core.caseload import records
     from ehcp_workflow.db import CaseNotFound, CaseRecord, get_case
     from ehcp_workflow.problems import InputError
 
@@ -446,7 +446,7 @@ def record(
 def _refuse_future(case_ref: str, event: CaseEvent, change: Change, day: dt.date, now: dt.date) -> None:
     """An event is recorded once it has happened: only planned dates (a phase transfer, a move) may
     lie ahead. A future date would count as done on a replay of a night before it happened."""
-    from ehcp_workflow.caseload import PLANNED_DATE_COLUMNS
+    from ehcp_workflow.core.caseload import PLANNED_DATE_COLUMNS
 
     dated = [n for n, v in change.values.items() if isinstance(v, dt.date) and n not in PLANNED_DATE_COLUMNS]
     if day > now and (dated or change.advice_provider):
@@ -464,7 +464,7 @@ def _writes(change: Change, current: CaseRecord) -> list[dict[str, FieldValue]]:
     date written in the same unit of work (while logging it), so a new ground is written first
     and its start second.
     """
-    from ehcp_workflow.caseload import EXCEPTION_COLUMNS
+    from ehcp_workflow.core.caseload import EXCEPTION_COLUMNS
 
     values = dict(change.values)
     new_grounds = {
@@ -549,7 +549,7 @@ def _print_clock_changes(before: CaseExplanation, after: CaseExplanation) -> Non
 
 
 def _notes(caseload: Caseload, change: Change, day: dt.date, when: dt.date) -> None:
-    from ehcp_workflow.caseload import PLANNED_DATE_COLUMNS
+    from ehcp_workflow.core.caseload import PLANNED_DATE_COLUMNS
 
     dated = [n for n, v in change.values.items() if isinstance(v, dt.date) and n not in PLANNED_DATE_COLUMNS]
     if day > when and (dated or change.advice_provider):

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ehcp_workflow.cli.common import err, fail_on_input, out, parse_date, report_problems
+from ehcp_workflow.core.statuses import Status
 from ehcp_workflow.problems import InputError
-from ehcp_workflow.statuses import Status
 
 if TYPE_CHECKING:  # pandas and the engine load inside the command: `ehcp --help` stays fast
     import pandas as pd
 
-    from ehcp_workflow.vectorised import Evaluation
+    from ehcp_workflow.core.evaluator import Evaluation
 
 TABLE_COLUMNS = (
     "person_ref",
@@ -57,10 +57,10 @@ def clocks(
     ] = False,
 ) -> None:
     """Every statutory clock of every case in FILE at --as-of: one row per case and clock."""
-    from ehcp_workflow.catalogue import load_catalogue
+    from ehcp_workflow.core.catalogue import load_catalogue
+    from ehcp_workflow.core.evaluator import evaluate_caseload
     from ehcp_workflow.output import print_table, write_csv, write_json
     from ehcp_workflow.settings import get_settings
-    from ehcp_workflow.vectorised import evaluate_caseload
 
     day = parse_date(as_of)
     settings = get_settings()
@@ -93,7 +93,7 @@ def clocks(
 
 def _with_explanations(frame: pd.DataFrame, evaluation: Evaluation) -> pd.DataFrame:
     """The explanation of each row, derived from the same evaluation (one engine)."""
-    from ehcp_workflow.explain import explain
+    from ehcp_workflow.core.explain import explain
 
     texts = {(r.case_ref, r.clock, r.instance): " ".join(r.explanation) for r in explain(evaluation)}
     frame = frame.copy()

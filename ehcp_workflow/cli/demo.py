@@ -146,9 +146,9 @@ def _print_night(night: dict[str, object]) -> None:
 
 
 def _backlog_from_store(engine, day: dt.date) -> None:  # type: ignore[no-untyped-def]
-    from ehcp_workflow.catalogue import load_catalogue
+    from ehcp_workflow.core.catalogue import load_catalogue
+    from ehcp_workflow.core.evaluator import evaluate_caseload
     from ehcp_workflow.db import load_caseload as load_from_store
-    from ehcp_workflow.vectorised import evaluate_caseload
 
     evaluation = evaluate_caseload(load_from_store(engine), load_catalogue(), as_of=day)
     _backlog_table(evaluation, day)

@@ -57,7 +57,7 @@ class CaseEvent(StrEnum):
 
 E = CaseEvent
 
-# The vocabularies of ``ehcp_workflow.caseload``, spelled out for --help so that building the
+# The vocabularies of ``ehcp_workflow.core.caseload``, spelled out for --help so that building the
 # command line does not import pandas; a test holds them equal to the contract's.
 HELP_PROVIDERS: tuple[str, ...] = (
     "educational_psychology",
@@ -173,7 +173,7 @@ def _pick(event: CaseEvent, value: str | None, choices: Mapping[str, str]) -> st
 
 
 def _clock(event: CaseEvent, value: str | None) -> str:
-    from ehcp_workflow.caseload import EXCEPTION_CLOCKS
+    from ehcp_workflow.core.caseload import EXCEPTION_CLOCKS
 
     text = _need_value(event, value).replace("-", "_")
     if text not in EXCEPTION_CLOCKS:
@@ -182,7 +182,7 @@ def _clock(event: CaseEvent, value: str | None) -> str:
 
 
 def _provider(event: CaseEvent, value: str | None) -> tuple[str, int | None]:
-    from ehcp_workflow.caseload import ADVICE_PROVIDERS
+    from ehcp_workflow.core.caseload import ADVICE_PROVIDERS
 
     text = _need_value(event, value).replace("-", "_")
     name, _, seq = text.partition(":")
@@ -231,7 +231,7 @@ def build_change(
     event: CaseEvent, day: dt.date, value: str | None, ground: str | None, current: CaseRecord
 ) -> Change:
     """The change ``event`` on ``day`` makes to the case ``current`` (usage errors raised here)."""
-    from ehcp_workflow.caseload import EXCEPTION_GROUNDS, exception_column
+    from ehcp_workflow.core.caseload import EXCEPTION_GROUNDS, exception_column
 
     if value is not None and event not in VALUE_HELP:
         raise _bad(f"{event.value} takes no --value")

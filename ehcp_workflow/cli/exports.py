@@ -18,12 +18,12 @@ from rich.markup import escape
 
 from ehcp_workflow.cli.common import err, parse_date
 from ehcp_workflow.cli.store import DatabaseUrlOption, fail, open_store
-from ehcp_workflow.statuses import Status
+from ehcp_workflow.core.statuses import Status
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from ehcp_workflow.catalogue import Catalogue
+    from ehcp_workflow.core.catalogue import Catalogue
     from ehcp_workflow.settings import Settings
 
 #: Rows an XLSX sheet can hold below its header.
@@ -59,7 +59,7 @@ def export_clocks(
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Every clock of every stored case at --as-of, one row per case and clock (as `ehcp clocks`)."""
-    from ehcp_workflow.catalogue import load_catalogue
+    from ehcp_workflow.core.catalogue import load_catalogue
     from ehcp_workflow.files import UnsafePath, check_output
     from ehcp_workflow.settings import get_settings
 
@@ -116,10 +116,10 @@ def _export_csv(
     import numpy as np
 
     from ehcp_workflow.cli.progress import Steps
+    from ehcp_workflow.core.evaluator import evaluate_caseload
     from ehcp_workflow.db import load_caseload
     from ehcp_workflow.files import private_file
     from ehcp_workflow.output import spreadsheet_frame
-    from ehcp_workflow.vectorised import evaluate_caseload
 
     with Steps(err, total=1) as steps:
         steps.step("Reading the caseload")
@@ -155,9 +155,9 @@ def _export_xlsx(
 ) -> tuple[int, int]:
     """One sheet; refused (before writing) when the rows would not fit in it."""
     from ehcp_workflow.cli.progress import Steps
+    from ehcp_workflow.core.evaluator import evaluate_caseload
     from ehcp_workflow.db import load_caseload
     from ehcp_workflow.output import write_xlsx
-    from ehcp_workflow.vectorised import evaluate_caseload
 
     with Steps(err, total=3) as steps:
         steps.step("Reading the caseload")
@@ -180,7 +180,7 @@ def _count_rows(evaluation: Any, clocks: list[str] | None, statuses: list[Status
     """How many rows ``evaluation.to_frame(clocks=..., statuses=...)`` would give, without building it."""
     import numpy as np
 
-    from ehcp_workflow.statuses import STATUS_CODE
+    from ehcp_workflow.core.statuses import STATUS_CODE
 
     wanted = set(clocks) if clocks else None
     codes = np.array([STATUS_CODE[s] for s in statuses], dtype=np.int8) if statuses else None

@@ -23,7 +23,7 @@ from ehcp_workflow.cli.store import ActorOption, DatabaseUrlOption, actor_name, 
 from ehcp_workflow.problems import InputError, Problem, Severity
 
 if TYPE_CHECKING:
-    from ehcp_workflow.caseload import Caseload
+    from ehcp_workflow.core.caseload import Caseload
     from ehcp_workflow.db import ImportSummary
 
 #: Columns of the error report, one row per problem.
@@ -107,7 +107,7 @@ def _drop_rejected(caseload: Caseload, problems: Sequence[Problem]) -> tuple[Cas
     """The caseload without the cases the store refuses (and their advice)."""
     from dataclasses import fields
 
-    from ehcp_workflow.caseload import Caseload
+    from ehcp_workflow.core.caseload import Caseload
     from ehcp_workflow.importers import LoadedCaseload
 
     rejected = {p.person for p in problems if p.person}

@@ -44,8 +44,8 @@ def report(
     refuses) unless --force; the four chart images are shared by every period and replaced. Every
     file is written private (0600) and never through a symbolic link.
     """
-    from ehcp_workflow.catalogue import load_catalogue
     from ehcp_workflow.cli.store import fail, open_store
+    from ehcp_workflow.core.catalogue import load_catalogue
     from ehcp_workflow.db import load_caseload
     from ehcp_workflow.files import UnsafePath, check_output
     from ehcp_workflow.reporting.report import build_report, report_paths
@@ -99,12 +99,12 @@ def phase_transfer(
     database_url: DatabaseUrl = None,
 ) -> None:
     """The reg 18 cohort for a transfer year: each plan's review-by date, deadline and status."""
-    from ehcp_workflow.catalogue import load_catalogue
+    from ehcp_workflow.core.catalogue import load_catalogue
+    from ehcp_workflow.core.evaluator import evaluate_caseload
     from ehcp_workflow.db import load_caseload
     from ehcp_workflow.output import print_table, write_csv
     from ehcp_workflow.reporting.phase_transfer import plan_phase_transfers
     from ehcp_workflow.settings import get_settings
-    from ehcp_workflow.vectorised import evaluate_caseload
 
     day = parse_date(as_of) if as_of else dt.date.today()
     conventions = get_settings().conventions

@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
-    from ehcp_workflow.caseload import Caseload
+    from ehcp_workflow.core.caseload import Caseload
+    from ehcp_workflow.core.explain import CaseExplanation
     from ehcp_workflow.db import Event
     from ehcp_workflow.db.fields import FieldValue
-    from ehcp_workflow.explain import CaseExplanation
     from ehcp_workflow.settings import Settings
 
 #: Exit code when the database itself is the problem at run time (locked, connection lost).
@@ -193,9 +193,9 @@ def load_case(engine: Engine, case_ref: str) -> Caseload:
 
 def evaluate_one(caseload: Caseload, as_of: dt.date, settings: Settings) -> CaseExplanation:
     """The engine over a one-case caseload, explained (the nightly's evaluator, not a second one)."""
-    from ehcp_workflow.catalogue import load_catalogue
-    from ehcp_workflow.explain import explain_case
-    from ehcp_workflow.vectorised import evaluate_caseload
+    from ehcp_workflow.core.catalogue import load_catalogue
+    from ehcp_workflow.core.evaluator import evaluate_caseload
+    from ehcp_workflow.core.explain import explain_case
 
     evaluation = evaluate_caseload(caseload, load_catalogue(), as_of=as_of, conventions=settings.conventions)
     return explain_case(evaluation, 0)

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from ehcp_workflow.caseload import ADVICE_PROVIDERS, EXCEPTION_GROUNDS, exception_column
+from ehcp_workflow.core.caseload import ADVICE_PROVIDERS, EXCEPTION_GROUNDS, exception_column
 from ehcp_workflow.db.engine import write_connection
 from ehcp_workflow.db.events import CaseNotFound, Event, case_events
 from ehcp_workflow.db.fields import (

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.orm import Session
 
-from ehcp_workflow.caseload import (
+from ehcp_workflow.core.caseload import (
     ADVICE_COLUMNS,
     ADVICE_PROVIDERS,
     CASE_COLUMNS,

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from ehcp_workflow.caseload import (
+from ehcp_workflow.core.caseload import (
     ADVICE_PROVIDERS,
     EXCEPTION_CLOCKS,
     EXCEPTION_GROUNDS,
@@ -98,7 +98,7 @@ class Person(SQLModel, table=True):
 class ImportBatch(SQLModel, table=True):
     """One import that changed something: where the data came from and what it cannot say.
 
-    A :class:`~ehcp_workflow.caseload.Caseload` carries ``source`` and ``unrecorded``; each case
+    A :class:`~ehcp_workflow.core.caseload.Caseload` carries ``source`` and ``unrecorded``; each case
     points at the import that last changed it, so :func:`~ehcp_workflow.db.read.load_caseload`
     can hand them back (a clock whose end event the source never records must stay
     ``not_applicable``, not turn into a breach because the store forgot why the date is missing).

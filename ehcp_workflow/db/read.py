@@ -1,4 +1,4 @@
-"""Reading the store back as a :class:`~ehcp_workflow.caseload.Caseload`.
+"""Reading the store back as a :class:`~ehcp_workflow.core.caseload.Caseload`.
 
 The nightly pass reads every open case, so this path never builds ORM objects (200k of them take
 ~3 s against ~0.4 s for a column select into pandas, engineering-notes §4.1): one Core ``select()``
@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from ehcp_workflow.caseload import (
+from ehcp_workflow.core.caseload import (
     ADVICE_COLUMNS,
     CASE_COLUMNS,
     DATE_DTYPE,

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, bindparam, insert, update
 
-from ehcp_workflow.caseload import REVIEW_COLUMNS, REVIEW_DATE_COLUMNS
+from ehcp_workflow.core.caseload import REVIEW_COLUMNS, REVIEW_DATE_COLUMNS
 from ehcp_workflow.db.fields import FIELDS
 from ehcp_workflow.db.models import AnnualReview, table_of
 from ehcp_workflow.db.read import read_reviews

@@ -25,7 +25,7 @@ from typing import TextIO, cast
 from sqlalchemy import Connection, Engine
 
 from ehcp_workflow import __version__
-from ehcp_workflow.conventions import Conventions
+from ehcp_workflow.core.conventions import Conventions
 from ehcp_workflow.exporters.sen2_build import (
     SCOPE_REASONS,
     Block,

@@ -27,10 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from ehcp_workflow.conventions import Conventions
+from ehcp_workflow.core.conventions import Conventions
+from ehcp_workflow.core.evaluator import phase_transfer_due_date
 from ehcp_workflow.exporters.sen2_layout import Layout, Period
 from ehcp_workflow.exporters.sen2_store import StoredCase, StoredReview, StoredTransfer
-from ehcp_workflow.vectorised import phase_transfer_due_date
 
 #: Scope reasons, in the order they are reported.
 ACTIVE_PLAN = "active plan at census"

@@ -1,4 +1,4 @@
-"""Input importers: every supported file becomes a :class:`~ehcp_workflow.caseload.Caseload`.
+"""Input importers: every supported file becomes a :class:`~ehcp_workflow.core.caseload.Caseload`.
 
 * ``.xml`` - a DfE SEN2 person-level return (:mod:`.sen2`), return years 2023-2026;
 * ``.csv`` / ``.xlsx`` - the project's own one-row-per-case format (:mod:`.tabular`);
@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ehcp_workflow.caseload import Caseload
+from ehcp_workflow.core.caseload import Caseload
 from ehcp_workflow.files import UnsafePath, check_input
 from ehcp_workflow.importers.events import is_event_file, load_events, read_events
 from ehcp_workflow.importers.result import LoadedCaseload

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ehcp_workflow.caseload import (
+from ehcp_workflow.core.caseload import (
     ADVICE_PROVIDERS,
     CASE_COLUMNS,
     REVIEW_COLUMNS,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from ehcp_workflow.caseload import Caseload
+from ehcp_workflow.core.caseload import Caseload
 from ehcp_workflow.problems import InputError, Problem, errors_in
 
 

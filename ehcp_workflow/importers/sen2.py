@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ehcp_workflow.caseload import (
+from ehcp_workflow.core.caseload import (
     CASE_COLUMNS,
     DATE_COLUMNS,
     DATE_DTYPE,

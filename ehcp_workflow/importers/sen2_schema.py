@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ehcp_workflow.caseload import OUTCOME_CODES, REVIEW_OUTCOMES
+from ehcp_workflow.core.caseload import OUTCOME_CODES, REVIEW_OUTCOMES
 
 SUPPORTED_YEARS = range(2023, 2027)  # sen2-spec §5: person-level statutory returns 2023-2026
 

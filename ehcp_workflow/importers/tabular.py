@@ -1,6 +1,6 @@
 """Import the project's own caseload format: one row per case, as CSV (UTF-8) or XLSX.
 
-The header row names contract columns (``ehcp_workflow.caseload.CASE_COLUMNS``) plus, for the
+The header row names contract columns (``ehcp_workflow.core.caseload.CASE_COLUMNS``) plus, for the
 advice table, ``advice_<provider>_requested|received|exception`` for each provider in
 ``ADVICE_PROVIDERS``. Only ``case_ref`` is required; ``person_ref`` defaults to ``case_ref``. A
 column left out is *unrecorded* (the clocks that need it are reported not applicable, not overdue);
@@ -29,7 +29,7 @@ import openpyxl
 import pandas as pd
 from openpyxl.utils.exceptions import InvalidFileException
 
-from ehcp_workflow.caseload import (
+from ehcp_workflow.core.caseload import (
     ADVICE_COLUMNS,
     ADVICE_DATE_COLUMNS,
     ADVICE_PROVIDERS,

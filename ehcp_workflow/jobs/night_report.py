@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ehcp_workflow.figures import LABEL_NOTE, NO_TEAM, RUNNING_TOTAL, TONIGHT
+from ehcp_workflow.core.figures import LABEL_NOTE, NO_TEAM, RUNNING_TOTAL, TONIGHT
 
 
 def team_label(team: Any) -> str:

@@ -32,22 +32,22 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.orm import Session
 
-from ehcp_workflow.alerting import alert_candidates, clock_states, transitions
-from ehcp_workflow.catalogue import Catalogue, load_catalogue
-from ehcp_workflow.conventions import DEFAULT_CONVENTIONS, Conventions
+from ehcp_workflow.core.alerting import alert_candidates, clock_states, transitions
+from ehcp_workflow.core.catalogue import Catalogue, load_catalogue
+from ehcp_workflow.core.conventions import DEFAULT_CONVENTIONS, Conventions
+from ehcp_workflow.core.evaluator import evaluate_caseload
+from ehcp_workflow.core.figures import backlog_by_team, headline, longest_waits
+from ehcp_workflow.core.statuses import Status
 from ehcp_workflow.db import load_caseload, write_connection
 from ehcp_workflow.db.models import ClockState, EhcpCase, table_of
 from ehcp_workflow.db.outbox import enqueue_alerts
 from ehcp_workflow.db.write import EventRows, WriteContext, write_events
-from ehcp_workflow.figures import backlog_by_team, headline, longest_waits
 from ehcp_workflow.jobs.opening import last_night, only_new, opening_messages, opening_rows, suppress
 from ehcp_workflow.notify.body import item_from_body, outbox_rows  # the outbox body encoding
 from ehcp_workflow.notify.model import (
     AlertKind,
 )
 from ehcp_workflow.notify.stored import MESSAGE_KIND
-from ehcp_workflow.statuses import Status
-from ehcp_workflow.vectorised import evaluate_caseload
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ LOGGED_STATUSES = frozenset(
 )
 SOURCE = "flow:nightly_compliance"
 #: The :class:`NightlySummary` figures that are tonight's change; every other count is a running
-#: total (the position tonight, :mod:`ehcp_workflow.figures`). Artifacts label them so.
+#: total (the position tonight, :mod:`ehcp_workflow.core.figures`). Artifacts label them so.
 TONIGHT_FIGURES = frozenset(
     {
         "transitions_logged",

@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ehcp_workflow.figures import invalid_clocks, open_requests, overdue_clocks
+from ehcp_workflow.core.evaluator import Evaluation
+from ehcp_workflow.core.figures import invalid_clocks, open_requests, overdue_clocks
 from ehcp_workflow.notify.digest import caseworker_digests
 from ehcp_workflow.notify.model import BAND_KINDS, AlertItem, AlertKind, Message
 from ehcp_workflow.notify.stored import message_row
 from ehcp_workflow.notify.summary import opening_position
-from ehcp_workflow.vectorised import Evaluation
 
 #: The outbox status of an alert covered by the opening position (never sent).
 SUPPRESSED = "suppressed"

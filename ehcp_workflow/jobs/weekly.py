@@ -9,15 +9,15 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
-from ehcp_workflow.catalogue import Catalogue, load_catalogue
-from ehcp_workflow.conventions import DEFAULT_CONVENTIONS, Conventions
+from ehcp_workflow.core.catalogue import Catalogue, load_catalogue
+from ehcp_workflow.core.conventions import DEFAULT_CONVENTIONS, Conventions
+from ehcp_workflow.core.evaluator import Evaluation, evaluate_caseload
+from ehcp_workflow.core.figures import invalid_clocks, open_requests, overdue_clocks
 from ehcp_workflow.db import load_caseload
 from ehcp_workflow.db.outbox import queue_message
-from ehcp_workflow.figures import invalid_clocks, open_requests, overdue_clocks
 from ehcp_workflow.notify.messages import WeeklySummary, weekly_summary
 from ehcp_workflow.reporting.phase_transfer import plan_phase_transfers
 from ehcp_workflow.reporting.report import ReportFiles, build_report
-from ehcp_workflow.vectorised import Evaluation, evaluate_caseload
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class WeeklyResult:
 def summary_counts(evaluation: Evaluation, conventions: Conventions) -> WeeklySummary:
     """Backlog by team and band, still-overdue clocks by team and clock, invalid clocks by team.
 
-    Counted from :mod:`ehcp_workflow.figures` like every other output, so the weekly totals cannot
+    Counted from :mod:`ehcp_workflow.core.figures` like every other output, so the weekly totals cannot
     drift from the nightly ones (they did: this once counted its own way and left advice out).
     """
     open_ = open_requests(evaluation)

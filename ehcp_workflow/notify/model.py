@@ -72,7 +72,7 @@ def alert_key(case_ref: str, clock: str, kind: str, episode: str | dt.date) -> s
     """The key of one alert: its four parts, each %-escaped, joined with ``/``.
 
     The format of ``ehcp_workflow.db.outbox.alert_key``, repeated here so this package stays free of
-    the database layer. Only a fallback: rows from :mod:`ehcp_workflow.alerting` carry their own
+    the database layer. Only a fallback: rows from :mod:`ehcp_workflow.core.alerting` carry their own
     ``key``, which :class:`AlertItem` keeps as given. Escaping keeps the key unambiguous whatever
     characters a council uses in case references.
     """
@@ -106,7 +106,7 @@ class AlertItem:
     regulation: str = ""
     due_date: dt.date | None = None
     days_overdue: int | None = None
-    #: The evaluator's status (:class:`ehcp_workflow.statuses.Status` value).
+    #: The evaluator's status (:class:`ehcp_workflow.core.statuses.Status` value).
     status: str = ""
     team: str | None = None
     caseworker: str | None = None
@@ -122,7 +122,7 @@ class AlertItem:
     #: What tells repeats of the same alert apart (``alerting`` uses the clock's start date, plus
     #: ``@<ISO week>`` for ``still_overdue``). Used only to build a missing ``key``.
     episode: str | None = None
-    #: The alert's unique key, as the outbox stores it. Rows from ``ehcp_workflow.alerting`` carry
+    #: The alert's unique key, as the outbox stores it. Rows from ``ehcp_workflow.core.alerting`` carry
     #: one; when empty it is built with :func:`alert_key` from case, clock[:instance], kind and the
     #: episode (else the due date, else the band).
     key: str = ""
@@ -138,7 +138,7 @@ class AlertItem:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], **overrides: Any) -> AlertItem:
-        """An item from a row of ``ehcp_workflow.alerting.alert_candidates`` (or any mapping).
+        """An item from a row of ``ehcp_workflow.core.alerting.alert_candidates`` (or any mapping).
 
         Reads only the item's own fields by name and ignores every other column, so a row that also
         holds a name or a date of birth cannot carry them into a message. Missing values (None,

@@ -4,7 +4,7 @@ A manager acts on where the pressure is (which team, which clock, how late) and 
 not on a list of 8,000 alerts. So both messages are counts by team (and clock, band, age of breach)
 plus the N longest waits by case reference, and both fit every documented channel
 (:mod:`ehcp_workflow.notify.limits`). The opening position is built from the same frames as every
-other figure (:mod:`ehcp_workflow.figures`), so its totals are the artifact's and ``ehcp backlog``'s.
+other figure (:mod:`ehcp_workflow.core.figures`), so its totals are the artifact's and ``ehcp backlog``'s.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from ehcp_workflow.figures import BREACH_AGES, NO_TEAM, RUNNING_TOTAL, TONIGHT, breach_age
+from ehcp_workflow.core.figures import BREACH_AGES, NO_TEAM, RUNNING_TOTAL, TONIGHT, breach_age
 from ehcp_workflow.notify.digest import _cell, case_lines, clock_name, fit
 from ehcp_workflow.notify.limits import title_budget
 from ehcp_workflow.notify.messages import (
@@ -205,7 +205,7 @@ def opening_position(
 ) -> Message:
     """The managers' go-live message: where the council stands on its first night, in counts.
 
-    ``open_requests``, ``overdue`` and ``invalid`` are the frames of :mod:`ehcp_workflow.figures`
+    ``open_requests``, ``overdue`` and ``invalid`` are the frames of :mod:`ehcp_workflow.core.figures`
     (the same ones every other output counts). The overdue clocks go with it as a CSV (case
     references only) where the channel takes files.
     """

@@ -1,9 +1,9 @@
 """Manager KPIs over an evaluated caseload: small named functions, one per figure a committee reads.
 
-Every KPI is computed from an :class:`~ehcp_workflow.vectorised.Evaluation`, the same evaluation the
+Every KPI is computed from an :class:`~ehcp_workflow.core.evaluator.Evaluation`, the same evaluation the
 nightly alerts use: start, due, end and status of each clock come from it, never from date arithmetic
 here, so a KPI and an alert cannot disagree. The only dates computed here are *report* dates (month
-ends, week ends) and, for the past backlog, the replay of :func:`ehcp_workflow.backlog.backlog_arrays`
+ends, week ends) and, for the past backlog, the replay of :func:`ehcp_workflow.core.backlog.backlog_arrays`
 at earlier dates (see :func:`backlog_trend`; a test holds it to the evaluator run at those dates).
 
 Conventions used by every function
@@ -41,12 +41,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ehcp_workflow.backlog import band_labels
-from ehcp_workflow.caseload import ADVICE_PROVIDERS
-from ehcp_workflow.conventions import DEFAULT_CONVENTIONS, Conventions
+from ehcp_workflow.core.arrays import ClockArrays
+from ehcp_workflow.core.backlog import band_labels
+from ehcp_workflow.core.caseload import ADVICE_PROVIDERS
+from ehcp_workflow.core.conventions import DEFAULT_CONVENTIONS, Conventions
+from ehcp_workflow.core.evaluator import Evaluation
+from ehcp_workflow.core.statuses import STATUS_CODE, Status
 from ehcp_workflow.reporting.phase_transfer import PHASE_STATUSES, cohort_years, phase_transfer_status
-from ehcp_workflow.statuses import STATUS_CODE, Status
-from ehcp_workflow.vectorised import ClockArrays, Evaluation
 
 __all__ = [
     "ALL",
@@ -618,7 +619,7 @@ def assessments_completed(
 class _OpenIntervals:
     """When each request is open, as day numbers: from ``received`` until the day before ``closed``.
 
-    The replay of :func:`ehcp_workflow.backlog.backlog_arrays` at any date up to ``as_of``: the engine
+    The replay of :func:`ehcp_workflow.core.backlog.backlog_arrays` at any date up to ``as_of``: the engine
     masks events after its ``as_of``, so a request is open at day W when it was received by W and no
     closing event is dated on or before W. ``closed`` is ``_SMALL`` for a closure with no date (an
     outcome N/W/H without a date, an export: closed whenever the engine looks), ``_BIG`` if still open.
@@ -683,7 +684,7 @@ def _day_numbers(d: Dates) -> Ints:
 
 
 def _open_intervals(evaluation: Evaluation) -> _OpenIntervals:
-    """The open interval of every case's request, by the rules of :func:`ehcp_workflow.backlog.is_open`."""
+    """The open interval of each request (by the rules of :func:`~ehcp_workflow.core.backlog.is_open`)."""
     cases = evaluation.cases
     a = int(_day_numbers(np.array([_day(evaluation.as_of)]))[0])
     received = _case_dates(evaluation, "request_received")
@@ -779,7 +780,7 @@ def backlog_bands(
 ) -> pd.DataFrame:
     """Open requests by waiting band at ``as_of``, straight from the evaluation's backlog arrays.
 
-    Definition: ``evaluation.open`` / ``evaluation.band`` (:func:`ehcp_workflow.backlog.backlog_arrays`):
+    Definition: ``evaluation.open`` / ``evaluation.band`` (:func:`ehcp_workflow.core.backlog.backlog_arrays`):
     open = received and not ended by a plan, a refusal, a decision not to issue, a withdrawal, an
     export or a historical outcome; "over N weeks" = waited strictly more than 7N days, so a request
     at exactly 20 weeks is ``within_20``. Bands are exclusive: ``over_20`` is over 20 and up to 30

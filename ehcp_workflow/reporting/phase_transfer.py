@@ -23,10 +23,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ehcp_workflow.catalogue import ClockRule, Counting, Unit
-from ehcp_workflow.conventions import DEFAULT_CONVENTIONS, Conventions, WeekCounting
-from ehcp_workflow.statuses import STATUS_CODE, Status
-from ehcp_workflow.vectorised import Evaluation
+from ehcp_workflow.core.catalogue import ClockRule, Counting, Unit
+from ehcp_workflow.core.conventions import DEFAULT_CONVENTIONS, Conventions, WeekCounting
+from ehcp_workflow.core.evaluator import Evaluation
+from ehcp_workflow.core.statuses import STATUS_CODE, Status
 
 __all__ = [
     "PHASE_STATUSES",

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from ehcp_workflow.caseload import Caseload
-from ehcp_workflow.catalogue import Catalogue
-from ehcp_workflow.conventions import DEFAULT_CONVENTIONS, Conventions
+from ehcp_workflow.core.caseload import Caseload
+from ehcp_workflow.core.catalogue import Catalogue
+from ehcp_workflow.core.conventions import DEFAULT_CONVENTIONS, Conventions
+from ehcp_workflow.core.evaluator import evaluate_caseload
 from ehcp_workflow.reporting.charts import render_charts
 from ehcp_workflow.reporting.html import write_html
 from ehcp_workflow.reporting.kpis import MonthLike, compute_kpis, month_range, national_figure
 from ehcp_workflow.reporting.workbook import write_workbook
-from ehcp_workflow.vectorised import evaluate_caseload
 
 __all__ = ["DEFAULT_TITLE", "ReportFiles", "build_report", "period_label", "report_paths"]
 

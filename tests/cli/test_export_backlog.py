@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from ehcp_workflow.cli import app, exports
-from ehcp_workflow.statuses import RESULT_COLUMNS
+from ehcp_workflow.core.statuses import RESULT_COLUMNS
 from tests.cli.conftest import AS_OF, said
 
 

@@ -105,7 +105,7 @@ def test_report_quotes_spreadsheet_formulas(tmp_path: Path) -> None:
 
 
 def test_store_rule_problems_drop_only_their_cases() -> None:
-    from ehcp_workflow.caseload import Caseload, empty_advice, empty_cases
+    from ehcp_workflow.core.caseload import Caseload, empty_advice, empty_cases
     from ehcp_workflow.db import validate_caseload
 
     cases = empty_cases(3)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ehcp_workflow.caseload import (
+from ehcp_workflow.core.caseload import (
     ADVICE_COLUMNS,
     CASE_COLUMNS,
     DATE_COLUMNS,

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ehcp_workflow.caseload import Caseload, empty_advice, empty_cases
+from ehcp_workflow.core.caseload import Caseload, empty_advice, empty_cases
 from ehcp_workflow.db import (
     ImportSummary,
     case_events,
@@ -244,7 +244,7 @@ def test_concurrent_imports_serialise(engine, caseload) -> None:
 
 def test_sample_caseload_fills_every_column(caseload) -> None:
     """Guard for the round-trip tests: the sample has a value in every contract column."""
-    from ehcp_workflow.caseload import ADVICE_COLUMNS, CASE_COLUMNS
+    from ehcp_workflow.core.caseload import ADVICE_COLUMNS, CASE_COLUMNS
 
     assert [c for c in CASE_COLUMNS if caseload.cases[c].isna().all()] == []
     assert [c for c in ADVICE_COLUMNS if caseload.advice[c].isna().all()] == []

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from ehcp_workflow.caseload import Caseload, empty_cases
-from ehcp_workflow.catalogue import load_catalogue
+from ehcp_workflow.core.caseload import Caseload, empty_cases
+from ehcp_workflow.core.catalogue import load_catalogue
+from ehcp_workflow.core.evaluator import evaluate_caseload
 from ehcp_workflow.db import load_caseload, upsert_caseload
-from ehcp_workflow.vectorised import evaluate_caseload
 
 
 def _one(ref: str, unrecorded: frozenset[str], **dates: str) -> Caseload:

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from sqlalchemy.orm import Session
 
-from ehcp_workflow.caseload import Caseload, empty_cases
-from ehcp_workflow.catalogue import load_catalogue
+from ehcp_workflow.core.caseload import Caseload, empty_cases
+from ehcp_workflow.core.catalogue import load_catalogue
+from ehcp_workflow.core.evaluator import evaluate_caseload
 from ehcp_workflow.db import load_caseload, record_event, request_advice, upsert_caseload
-from ehcp_workflow.vectorised import evaluate_caseload
 
 START = dt.date(2025, 1, 6)
 NIGHTS = 365

@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ehcp_workflow.caseload import REVIEW_COLUMNS, Caseload, empty_cases, normalise_reviews
+from ehcp_workflow.core.caseload import REVIEW_COLUMNS, Caseload, empty_cases, normalise_reviews
 from ehcp_workflow.db import load_caseload, upsert_caseload
 from ehcp_workflow.db.models import EventLog, table_of
 

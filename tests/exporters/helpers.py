@@ -14,7 +14,7 @@ from defusedxml.ElementTree import parse
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from ehcp_workflow.caseload import DATE_COLUMNS, Caseload, empty_cases
+from ehcp_workflow.core.caseload import DATE_COLUMNS, Caseload, empty_cases
 from ehcp_workflow.db import upgrade_database, upsert_caseload, upsert_people
 from ehcp_workflow.db.engine import make_engine
 from ehcp_workflow.exporters import ExportResult, export_sen2

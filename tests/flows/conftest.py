@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from ehcp_workflow.caseload import Caseload
+from ehcp_workflow.core.caseload import Caseload
 from tests.jobs.helpers import load_store
 
 # Real receivers on 127.0.0.1, as the notification tests run them (session servers, per-test drains).

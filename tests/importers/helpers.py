@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ehcp_workflow.caseload import Caseload
+from ehcp_workflow.core.caseload import Caseload
 from ehcp_workflow.problems import Problem, Severity
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ehcp_workflow.caseload import CASE_COLUMNS, EXCEPTION_COLUMNS, empty_cases, normalise_cases
+from ehcp_workflow.core.caseload import CASE_COLUMNS, EXCEPTION_COLUMNS, empty_cases, normalise_cases
 from ehcp_workflow.importers.sen2 import UNRECORDED_ALWAYS, load_sen2, read_sen2, unrecorded_for
 from ehcp_workflow.importers.sen2_xml import REDACTED, stream
 

@@ -10,7 +10,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from ehcp_workflow.caseload import (
+from ehcp_workflow.core.caseload import (
     ADVICE_PROVIDERS,
     CASE_COLUMNS,
     DATE_COLUMNS,

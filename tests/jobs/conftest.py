@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from ehcp_workflow.caseload import Caseload
+from ehcp_workflow.core.caseload import Caseload
 from ehcp_workflow.db import make_engine
 from tests.jobs.helpers import load_store
 from tests.jobs.smtp_receiver import receiver, smtp_receiver_server

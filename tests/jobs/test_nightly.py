@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from ehcp_workflow.caseload import Caseload
+from ehcp_workflow.core.caseload import Caseload
 from ehcp_workflow.db import make_engine
 from ehcp_workflow.db.models import EhcpCase, table_of
 from ehcp_workflow.jobs.nightly import NightlySummary, run_nightly

@@ -11,15 +11,15 @@ from pathlib import Path
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from ehcp_workflow.catalogue import load_catalogue
 from ehcp_workflow.cli import app
+from ehcp_workflow.core.catalogue import load_catalogue
+from ehcp_workflow.core.evaluator import evaluate_caseload
+from ehcp_workflow.core.figures import headline
 from ehcp_workflow.db import load_caseload
-from ehcp_workflow.figures import headline
 from ehcp_workflow.jobs.dispatch import pending_alerts, render_messages
 from ehcp_workflow.jobs.night_report import breach_summary_markdown
 from ehcp_workflow.jobs.nightly import run_nightly
 from ehcp_workflow.jobs.weekly import run_weekly
-from ehcp_workflow.vectorised import evaluate_caseload
 from tests.jobs.helpers import AS_OF, LATER, LATER_NOW, NOW
 
 BANDS = ("within_20", "over_20", "over_30", "over_52", "over_100")

@@ -8,15 +8,15 @@ from collections import Counter
 import pandas as pd
 from sqlalchemy import Engine
 
-from ehcp_workflow.catalogue import load_catalogue
+from ehcp_workflow.core.catalogue import load_catalogue
+from ehcp_workflow.core.evaluator import evaluate_caseload
+from ehcp_workflow.core.figures import headline
 from ehcp_workflow.db import load_caseload
-from ehcp_workflow.figures import headline
 from ehcp_workflow.jobs.dispatch import pending_alerts, render_messages, run_dispatch
 from ehcp_workflow.jobs.nightly import run_nightly
 from ehcp_workflow.jobs.opening import only_new
 from ehcp_workflow.notify import RecordingNotifier
 from ehcp_workflow.notify.limits import CHANNEL_LIMITS, fits
-from ehcp_workflow.vectorised import evaluate_caseload
 from tests.jobs.helpers import AS_OF, LATER, LATER_NOW, NOW, alerts
 
 D = dt.timedelta

@@ -106,7 +106,7 @@ def test_from_row_reads_an_alerting_frame_and_ignores_other_columns() -> None:
 
     frame = pd.DataFrame(
         {
-            # the columns of ehcp_workflow.alerting.alert_candidates, plus personal data
+            # the columns of ehcp_workflow.core.alerting.alert_candidates, plus personal data
             "key": ["EHC-1|advice:EP|due_in_7|2024-09-01", "EHC-2|backlog|band_crossed_52|2023-10-01"],
             "case_ref": ["EHC-1", "EHC-2"],
             "clock": ["advice", "backlog"],

@@ -7,10 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from ehcp_workflow.caseload import Caseload, empty_advice, empty_cases, normalise_advice, normalise_cases
-from ehcp_workflow.catalogue import load_catalogue
-from ehcp_workflow.conventions import DEFAULT_CONVENTIONS, Conventions
-from ehcp_workflow.vectorised import Evaluation, evaluate_caseload
+from ehcp_workflow.core.caseload import Caseload, empty_advice, empty_cases, normalise_advice, normalise_cases
+from ehcp_workflow.core.catalogue import load_catalogue
+from ehcp_workflow.core.conventions import DEFAULT_CONVENTIONS, Conventions
+from ehcp_workflow.core.evaluator import Evaluation, evaluate_caseload
 
 CATALOGUE = load_catalogue()
 D = dt.date

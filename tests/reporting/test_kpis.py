@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ehcp_workflow.core.evaluator import evaluate_caseload
 from ehcp_workflow.demo import generate_council
 from ehcp_workflow.reporting import kpis
 from ehcp_workflow.reporting.kpis import ALL, month_range
-from ehcp_workflow.vectorised import evaluate_caseload
 from tests.reporting.helpers import CATALOGUE, D, evaluate, plan, row
 
 # --- EHC needs assessments (as at 31 March 2025) ----------------------------------------------------------

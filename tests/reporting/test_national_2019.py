@@ -13,9 +13,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from ehcp_workflow.caseload import Caseload, normalise_cases
+from ehcp_workflow.core.caseload import Caseload, normalise_cases
+from ehcp_workflow.core.evaluator import evaluate_caseload
 from ehcp_workflow.reporting import kpis
-from ehcp_workflow.vectorised import evaluate_caseload
 from tests.reporting.helpers import CATALOGUE, row
 
 ALL_PLANS, WITHIN = 53_327, 31_313

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from ehcp_workflow.conventions import Conventions, PhaseTransferReading, WeekCounting
+from ehcp_workflow.core.conventions import Conventions, PhaseTransferReading, WeekCounting
 from ehcp_workflow.reporting.phase_transfer import (
     latest_review_meeting,
     plan_phase_transfers,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from ehcp_workflow.caseload import Caseload, empty_cases
+from ehcp_workflow.core.caseload import Caseload, empty_cases
 from ehcp_workflow.demo import generate_council
 from ehcp_workflow.reporting.charts import CHART_FILES
 from ehcp_workflow.reporting.kpis import KPI_INFO

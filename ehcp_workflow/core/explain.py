@@ -10,25 +10,28 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ehcp_workflow import calendar as cal
-from ehcp_workflow.backlog import BacklogPosition
-from ehcp_workflow.catalogue import Counting, Limit, Unit
-from ehcp_workflow.conventions import Conventions
-from ehcp_workflow.statuses import STATUS_ORDER, Status
-from ehcp_workflow.vectorised import (
+from ehcp_workflow.core import calendar as cal
+from ehcp_workflow.core.arrays import (
     BAD_GROUND,
     DUE_MOVE_DAY,
     END_BEFORE_START,
     END_STOPPED,
     GROUNDS,
     ClockArrays,
-    Evaluation,
 )
+from ehcp_workflow.core.backlog import BacklogPosition
+from ehcp_workflow.core.catalogue import Counting, Limit, Unit
+from ehcp_workflow.core.conventions import Conventions
+
+if TYPE_CHECKING:  # only for the annotations: the evaluator imports this module
+    from ehcp_workflow.core.evaluator import Evaluation
+from ehcp_workflow.core.statuses import STATUS_ORDER, Status
 
 #: How each reg 18 rule is described (``ClockArrays.due_from`` of the phase-transfer clock).
 PHASE_HOW = (

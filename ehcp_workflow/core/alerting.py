@@ -1,6 +1,6 @@
 """Which alerts a night's evaluation calls for, and which clocks changed since the last night.
 
-Pure functions over an :class:`~ehcp_workflow.vectorised.Evaluation`: the nightly flow stores what
+Pure functions over an :class:`~ehcp_workflow.core.evaluator.Evaluation`: the nightly flow stores what
 they return (the outbox, the event log); nothing here sends or writes.
 
 Every alert has a unique key built from case, clock (with its instance), kind and episode
@@ -23,8 +23,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ehcp_workflow.statuses import STATUS_CODE, STATUS_ORDER, Status
-from ehcp_workflow.vectorised import ClockArrays, Evaluation
+from ehcp_workflow.core.arrays import ClockArrays
+from ehcp_workflow.core.evaluator import Evaluation
+from ehcp_workflow.core.statuses import STATUS_CODE, STATUS_ORDER, Status
 
 #: Days before the due date at which a caseworker is told (statutory clocks of the council's own).
 DUE_THRESHOLDS: tuple[int, ...] = (14, 7, 2)

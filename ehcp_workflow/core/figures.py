@@ -5,7 +5,7 @@ Before this module the nightly breach summary, the weekly summary and the alerts
 disagreed. Now every count in an alert, an artifact, the weekly summary, the report and
 ``ehcp backlog`` is taken from the frames below, so they cannot drift apart:
 
-* an **open request** is :attr:`Evaluation.open` (received, not ended; see :mod:`ehcp_workflow.backlog`);
+* an **open request** is :attr:`Evaluation.open` (received, not ended; see :mod:`ehcp_workflow.core.backlog`);
 * an **overdue clock** is any clock, *advice included*, whose status is ``overdue`` tonight: advice
   (reg 8) is as statutory a duty as the final plan (reg 13), and a caseworker chases both;
 * a **data problem** is any clock whose status is ``invalid``.
@@ -14,7 +14,7 @@ Every figure here is a *running total* (the position tonight). What changed toni
 band crossings) is counted by the nightly job from the alerts it queues, and artifacts say which is
 which (:data:`RUNNING_TOTAL`, :data:`TONIGHT`).
 
-Pure functions over an :class:`~ehcp_workflow.vectorised.Evaluation`; no I/O.
+Pure functions over an :class:`~ehcp_workflow.core.evaluator.Evaluation`; no I/O.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ehcp_workflow.statuses import STATUS_CODE, Status
+from ehcp_workflow.core.statuses import STATUS_CODE, Status
 
 if TYPE_CHECKING:
-    from ehcp_workflow.vectorised import Evaluation
+    from ehcp_workflow.core.evaluator import Evaluation
 
 #: The label for cases without a team (or caseworker) in every table.
 NO_TEAM = "(no team)"

@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ehcp_workflow.caseload import CODE_COLUMNS, REVIEW_DATE_COLUMNS, Caseload
-from ehcp_workflow.conventions import Conventions, ReviewAnchor
+from ehcp_workflow.core.caseload import CODE_COLUMNS, REVIEW_DATE_COLUMNS, Caseload
+from ehcp_workflow.core.conventions import Conventions, ReviewAnchor
 
 Dates = npt.NDArray[Any]  # datetime64[D]
 NAT = np.datetime64("NaT", "D")

@@ -2,10 +2,10 @@
 
 This is the only evaluator the product runs (the nightly, exports, reports, ``ehcp clocks`` and
 ``ehcp case show``). A clock runs over the rows of its ``per``: the cases, each review cycle, each
-s.44 review period, each request for advice (:mod:`ehcp_workflow.history`), so every cycle has its
+s.44 review period, each request for advice (:mod:`ehcp_workflow.core.history`), so every cycle has its
 own instance and a second review never hides the first. Each clock returns its dates and status
 and small *provenance* arrays (which event started it, which limit set the due date, which event
-ended it); :mod:`ehcp_workflow.explain` turns those into the sentences a caseworker reads, so
+ended it); :mod:`ehcp_workflow.core.explain` turns those into the sentences a caseworker reads, so
 explanations never re-run the rules.
 
 Pure: no database, no Prefect, no clock; ``as_of`` is an argument and later events are masked.
@@ -22,18 +22,30 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ehcp_workflow import calendar as cal
-from ehcp_workflow.backlog import backlog_arrays
-from ehcp_workflow.caseload import CODE_COLUMNS, EVENT_DATE_COLUMNS, EXCEPTION_GROUNDS, Caseload
-from ehcp_workflow.catalogue import Catalogue, ClockRule, Condition, Counting, Kind, Limit, Unit
-from ehcp_workflow.conventions import (
+from ehcp_workflow.core import calendar as cal
+from ehcp_workflow.core.arrays import (
+    _S,
+    BAD_GROUND,
+    DUE_MOVE_DAY,
+    END_BEFORE_START,
+    END_CUT_SHORT,
+    END_STOPPED,
+    GROUNDS,
+    PHASE_DUE_FROM,
+    ClockArrays,
+)
+from ehcp_workflow.core.backlog import backlog_arrays
+from ehcp_workflow.core.caseload import CODE_COLUMNS, EVENT_DATE_COLUMNS, Caseload
+from ehcp_workflow.core.catalogue import Catalogue, ClockRule, Condition, Counting, Kind, Limit, Unit
+from ehcp_workflow.core.conventions import (
     DEFAULT_CONVENTIONS,
     Conventions,
     MonthReading,
     PhaseTransferReading,
     WeekCounting,
 )
-from ehcp_workflow.history import (
+from ehcp_workflow.core.explain import reason_texts
+from ehcp_workflow.core.history import (
     CATEGORIES,
     FROM,
     NAMES,
@@ -46,58 +58,9 @@ from ehcp_workflow.history import (
     masked,
     review_history,
 )
-from ehcp_workflow.statuses import RESULT_COLUMNS, STATUS_CODE, STATUS_ORDER, Status
+from ehcp_workflow.core.statuses import RESULT_COLUMNS, STATUS_CODE, STATUS_ORDER, Status
 
 Mask = npt.NDArray[np.bool_]
-
-_S = {s: np.int8(STATUS_CODE[s]) for s in Status}
-GROUNDS = tuple(sorted(EXCEPTION_GROUNDS))
-
-#: ``ClockArrays.due_from`` codes beyond the limits (0 = the main limit, k = ``later_of[k-1]``).
-DUE_MOVE_DAY = np.int8(-1)  # reg 15(2): the day of the move
-#: Phase transfers (reg 18): which rule set the due date.
-PHASE_DUE_FROM = ("school", "post16", "post16_other", "recorded")
-#: ``ClockArrays.end_from``: the end event, the event that stopped the clock, or cut a window short.
-END_EVENT, END_STOPPED, END_CUT_SHORT = np.int8(0), np.int8(1), np.int8(2)
-#: Reason templates filled by :mod:`ehcp_workflow.explain` from the row's dates.
-END_BEFORE_START = "Cannot evaluate: {end_name} ({end}) is before {start_name} ({start})."
-BAD_GROUND = "Cannot evaluate: exception ground ({ground}) does not disapply {regulation}{window}."
-
-
-@dataclass(frozen=True)
-class ClockArrays:
-    """One clock over its rows: dates (``datetime64[D]``), status and reason codes, provenance.
-
-    ``case_index`` maps each row to its case, ``instance`` names it ("" for a case's only instance,
-    "review 2", an adviser). ``reason`` indexes ``reasons`` (0: the status speaks for itself).
-    Provenance: ``start_from`` indexes ``start_names`` (which event started the clock), ``due_from``
-    says which limit set the due date (``due_base`` is the date that limit ran from, where it is not
-    the start), ``end_from`` whether the end is the end event, a stop or a cut-short.
-    """
-
-    rule: ClockRule
-    case_index: npt.NDArray[np.int64]
-    instance: npt.NDArray[np.object_]
-    start: Dates
-    due: Dates
-    computed_due: Dates
-    end: Dates
-    status: npt.NDArray[np.int8]
-    reason: npt.NDArray[np.int8]
-    reasons: tuple[str, ...]
-    exception: npt.NDArray[np.int8]  # index into GROUNDS, -1 for none
-    start_from: npt.NDArray[np.int8]
-    start_names: tuple[str, ...]
-    due_from: npt.NDArray[np.int8]
-    end_from: npt.NDArray[np.int8]
-    end_names: tuple[str, ...]
-    due_base: Dates | None = None
-
-    def __len__(self) -> int:
-        return len(self.status)
-
-    def status_labels(self) -> npt.NDArray[np.object_]:
-        return np.array([s.value for s in STATUS_ORDER], dtype=object)[self.status]
 
 
 @dataclass(frozen=True)
@@ -135,8 +98,6 @@ class Evaluation:
         rows: Mask | None = None,
     ) -> pd.DataFrame:
         """One row per clock instance, in ``RESULT_COLUMNS`` order (``rows``: cases to keep)."""
-        from ehcp_workflow.explain import reason_texts
-
         wanted = set(clocks) if clocks is not None else None
         keep = np.array([STATUS_CODE[s] for s in statuses], dtype=np.int8) if statuses is not None else None
         case_ref = self.cases["case_ref"].to_numpy(dtype=object, na_value=None)

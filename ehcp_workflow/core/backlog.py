@@ -74,7 +74,7 @@ def backlog_arrays(
     already masked to ``as_of`` by the caller (the vectorised evaluator).
     """
     received = masked["request_received"]
-    from ehcp_workflow.history import code_in  # the coded-column encoding lives there
+    from ehcp_workflow.core.history import code_in  # the coded-column encoding lives there
 
     req = masked["request_outcome"]
     ass = masked["assessment_outcome"]

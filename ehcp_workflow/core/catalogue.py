@@ -16,13 +16,13 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ehcp_workflow import caseload as cl
+from ehcp_workflow.core import caseload as cl
 
 #: Anchors the evaluator derives from a case's review history (see the catalogue header).
 DERIVED_ANCHORS = frozenset({"review_anchor_before_transfer", "first_review_after_transfer"})
 #: Columns of a review period (``per: review_period``): the anchor it runs from and the next one.
 PERIOD_FIELDS = frozenset({"review_anchor", "next_review_anchor"})
-#: Named rules, each implemented once in the evaluator (``ehcp_workflow.vectorised``).
+#: Named rules, each implemented once in the evaluator (``ehcp_workflow.core.evaluator``).
 NAMED_RULES = frozenset({"reg18_phase_transfer", "reg15_move_day", "superseded_by_transfer_in_review"})
 ADVICE_FIELDS = frozenset(cl.ADVICE_COLUMNS)
 REVIEW_FIELDS = frozenset(cl.REVIEW_COLUMNS)
@@ -237,7 +237,9 @@ class Catalogue(_Strict):
         return tuple(c.id for c in self.clocks)
 
 
-DEFAULT_CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "config" / "clocks.yaml"
+#: The catalogue the package ships: ``config/clocks.yaml``, linked into this folder so that an
+#: installed wheel (no checkout beside it) has it too (setuptools copies the file it links to).
+DEFAULT_CATALOGUE_PATH = Path(__file__).resolve().parent / "clocks.yaml"
 
 
 def load_catalogue(path: Path | str | None = None) -> Catalogue:
