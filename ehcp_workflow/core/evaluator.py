@@ -56,6 +56,7 @@ from ehcp_workflow.core.history import (
     codes,
     dates,
     masked,
+    positions,
     review_history,
 )
 from ehcp_workflow.core.statuses import RESULT_COLUMNS, STATUS_CODE, STATUS_ORDER, Status
@@ -191,11 +192,11 @@ def _prepare(caseload: Caseload, as_of: dt.date) -> dict[str, Any]:
     return col
 
 
-def _advice_rows(caseload: Caseload, case_col: Mapping[str, Any], as_of: dt.date) -> Rows:
+def _advice_rows(caseload: Caseload, case_col: Mapping[str, Any], as_of: dt.date, refs: pd.Index) -> Rows:
     """One row per request for advice (of the cases whose source records advice)."""
     adv = caseload.advice
     a = np.datetime64(as_of, "D")
-    pos = pd.Index(caseload.cases["case_ref"]).get_indexer(adv["case_ref"])
+    pos = positions(refs, adv["case_ref"])
     known = pos >= 0
     blind = caseload.unrecorded_by_case.get("advice")
     if blind is not None:
@@ -523,7 +524,8 @@ def evaluate_caseload(
     """Every clock of every case in ``caseload`` at ``as_of``, one instance per row of its ``per``."""
     n = len(caseload.cases)
     col = _prepare(caseload, as_of)
-    history = review_history(caseload, col, as_of=as_of, conv=conventions)
+    refs = pd.Index(caseload.cases["case_ref"])  # one hash table for every history table's lookup
+    history = review_history(caseload, col, as_of=as_of, conv=conventions, refs=refs)
     case_rows = Rows(col, n=n, case_index=np.arange(n, dtype=np.int64), instance=np.full(n, "", dtype=object))
     rows: dict[str, Rows] = {
         "case": case_rows,
@@ -537,7 +539,7 @@ def evaluate_caseload(
             if "advice" in caseload.unrecorded:
                 continue
             if "advice_request" not in rows:
-                rows["advice_request"] = _advice_rows(caseload, col, as_of)
+                rows["advice_request"] = _advice_rows(caseload, col, as_of, refs)
         r = rows[rule.per]
         blind = {name: m[r.case_index] for name, m in caseload.unrecorded_by_case.items()}
         clocks[rule.id] = evaluate_rule(

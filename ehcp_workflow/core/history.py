@@ -125,6 +125,29 @@ def code_in(values: npt.NDArray[np.int8], column: str, wanted: Iterable[str]) ->
     return np.isin(values, np.array(idx, dtype=np.int8))
 
 
+def positions(index: pd.Index, refs: pd.Series) -> npt.NDArray[np.int64]:
+    """Where each of ``refs`` is in ``index`` (-1 if absent).
+
+    Rows of a history table come grouped by case (the store reads them in case order): then each
+    case is looked up once per run of rows, not once per row (string hashing dominates).
+    """
+    values = refs.to_numpy(dtype=object)
+    if len(values) < 2:
+        return np.asarray(index.get_indexer(values), dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    found = np.asarray(index.get_indexer(values[starts]), dtype=np.int64)
+    result: npt.NDArray[np.int64] = np.repeat(found, np.diff(np.r_[starts, len(values)]))
+    return result
+
+
+def _sorted_by(primary: npt.NDArray[Any], secondary: npt.NDArray[Any]) -> bool:
+    """Whether rows are already in (primary, secondary) order (a sort is then not needed)."""
+    if len(primary) < 2:
+        return True
+    p0, p1, s0, s1 = primary[:-1], primary[1:], secondary[:-1], secondary[1:]
+    return bool(np.all((p1 > p0) | ((p1 == p0) & (s1 >= s0))))
+
+
 def _cycle_order(case_pos: npt.NDArray[np.int64], own: Mapping[str, Dates]) -> Any:
     """Rows of the review table that count at ``as_of``, in (case, first event) order."""
     key = np.full(len(case_pos), NAT)
@@ -133,18 +156,26 @@ def _cycle_order(case_pos: npt.NDArray[np.int64], own: Mapping[str, Dates]) -> A
         key = np.where(np.isnat(key) | (~np.isnat(d) & (d < key)), d, key)
     keep = (case_pos >= 0) & ~np.isnat(key)
     idx = np.flatnonzero(keep)
+    if _sorted_by(case_pos[idx], key[idx].astype(np.int64)):
+        return idx
     order = np.lexsort((idx, key[idx], case_pos[idx]))
     return idx[order]
 
 
 def review_history(
-    caseload: Caseload, case_col: Mapping[str, Any], *, as_of: dt.date, conv: Conventions
+    caseload: Caseload,
+    case_col: Mapping[str, Any],
+    *,
+    as_of: dt.date,
+    conv: Conventions,
+    refs: pd.Index | None = None,
 ) -> ReviewHistory:
     """The review cycles and s.44 periods of every case, as they stood at the end of ``as_of``."""
     a = np.datetime64(as_of, "D")
     rv = caseload.review_history
     n_cases = len(caseload.cases)
-    case_pos = pd.Index(caseload.cases["case_ref"]).get_indexer(rv["case_ref"]).astype(np.int64)
+    refs = pd.Index(caseload.cases["case_ref"]) if refs is None else refs
+    case_pos = positions(refs, rv["case_ref"])
     own: dict[str, Any] = {c: masked(rv[c], a) for c in REVIEW_DATE_COLUMNS}
     outcome = codes(rv["review_outcome"], CATEGORIES["review_outcome"])
     # a decision dated after as_of had not been made yet (replays); a decision with no letter date
@@ -196,8 +227,9 @@ def _periods(cycles: Rows, case_col: Mapping[str, Any], *, n_cases: int, conv: C
     has = ~np.isnat(anchor_all)
     a_case = cycles.case_index[has]
     anchor = anchor_all[has]
-    order = np.lexsort((anchor, a_case))
-    a_case, anchor = a_case[order], anchor[order]
+    if not _sorted_by(a_case, anchor.astype(np.int64)):
+        order = np.lexsort((anchor, a_case))
+        a_case, anchor = a_case[order], anchor[order]
     counts = np.bincount(a_case, minlength=n_cases).astype(np.int64)
     per_case = counts + 1
     row_case = np.repeat(np.arange(n_cases, dtype=np.int64), per_case)
