@@ -487,3 +487,46 @@ def test_national_figure_is_the_latest_year_published() -> None:
     assert kpis.national_figure(2026).year == 2024
     assert kpis.national_figure(2019).pct_excluding_exceptions == 60.4
     assert kpis.national_figure(2000).year == 2015
+
+
+def test_review_kpis_count_every_cycle_in_its_month() -> None:
+    """Reg 20(10)/21 and reg 22(3): each review cycle is counted in the month of its letter or plan,
+    not only each plan's latest (the history keeps every cycle, so past months do not undercount)."""
+    import pandas as pd
+
+    from ehcp_workflow.core import caseload as cl
+
+    cases = cl.normalise_cases(
+        pd.DataFrame([{"case_ref": "K1", "team": "north", "plan_start": "2022-01-10"}])
+    )
+    reviews = cl.normalise_reviews(
+        pd.DataFrame(
+            [
+                # March 2025: decision 3 weeks after the meeting (within 4)
+                {
+                    "case_ref": "K1",
+                    "review_meeting": "2025-03-03",
+                    "review_decision_letter": "2025-03-24",
+                    "review_outcome": "A",
+                    "amendment_notice": "2025-03-24",
+                    "amended_plan_issued": "2025-06-30",
+                },
+                # March 2026: 6 weeks (late); its amended plan is still to come
+                {
+                    "case_ref": "K1",
+                    "review_meeting": "2026-02-02",
+                    "review_decision_letter": "2026-03-16",
+                    "review_outcome": "M",
+                },
+            ]
+        )
+    )
+    ev = evaluate_caseload(cl.Caseload(cases=cases, reviews=reviews), CATALOGUE, as_of=D(2026, 4, 30))
+    months = month_range("2025-03", "2026-03")
+    table = kpis.review_decisions(ev, months, by_team=False)
+    by_month = table.set_index("month")
+    assert by_month.loc["2025-03", "review_decisions"] == 1 and by_month.loc["2025-03", "within_4_weeks"] == 1
+    assert by_month.loc["2026-03", "review_decisions"] == 1 and by_month.loc["2026-03", "within_4_weeks"] == 0
+    assert by_month.loc[ALL, "review_decisions"] == 2
+    amended = kpis.amended_plans(ev, months, by_team=False).set_index("month")
+    assert amended.loc["2025-06", "amended_plans"] == 1 and amended.loc["2025-06", "within_8_weeks"] == 0
