@@ -518,7 +518,7 @@ def evaluate_caseload_per_case(
 ) -> list[CaseEvaluation]:
     """:func:`evaluate_case` for every case, with its advice requests and review history."""
     advice_by_case: dict[object, list[dict[str, object]]] = {}
-    if "advice" not in caseload.unrecorded:
+    if "advice" not in caseload.blind_spots:
         for row in records(caseload.advice):
             advice_by_case.setdefault(row["case_ref"], []).append(row)
     reviews_by_case: dict[object, list[dict[str, object]]] = {}

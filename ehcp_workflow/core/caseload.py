@@ -224,10 +224,16 @@ class Caseload:
         by_case = {name: m[mask] for name, m in self.unrecorded_by_case.items()}
         return replace(self, cases=cases, advice=advice, reviews=reviews, unrecorded_by_case=by_case)
 
+    @property
+    def blind_spots(self) -> frozenset[str]:
+        """Columns no case's source records, as the clocks see it. A partial source's unlisted
+        columns are "no news" (kept as stored when writing), not blind spots: none for it."""
+        return frozenset() if self.partial else self.unrecorded
+
     def unrecorded_for(self, position: int) -> frozenset[str]:
-        """What the source of the case at ``position`` does not record."""
+        """What the source of the case at ``position`` does not record (as the clocks see it)."""
         own = {name for name, m in self.unrecorded_by_case.items() if m[position]}
-        return self.unrecorded | own
+        return self.blind_spots | own
 
     @property
     def review_history(self) -> pd.DataFrame:

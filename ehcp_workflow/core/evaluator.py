@@ -536,7 +536,7 @@ def evaluate_caseload(
     clocks: dict[str, ClockArrays] = {}
     for rule in catalogue.clocks:
         if rule.per == "advice_request":
-            if "advice" in caseload.unrecorded:
+            if "advice" in caseload.blind_spots:
                 continue
             if "advice_request" not in rows:
                 rows["advice_request"] = _advice_rows(caseload, col, as_of, refs)
@@ -547,7 +547,7 @@ def evaluate_caseload(
             r,
             as_of=as_of,
             conventions=conventions,
-            unrecorded=caseload.unrecorded,
+            unrecorded=caseload.blind_spots,
             n=r.n,
             exception_windows=windows,
             unrecorded_by_case=blind,
