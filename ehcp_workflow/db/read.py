@@ -14,6 +14,7 @@ cell, which was most of the cost of a plain read (see ``bench/store.py``).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -203,11 +204,26 @@ def read_reviews(
     return _read(conn, stmt, refs, _kinds(REVIEW_COLUMNS[1:]))
 
 
+#: The dates the engine can evaluate, as days since 1970-01-01: pandas' nanosecond timestamps end at
+#: 1677-09-22 and 2262-04-11, and a due date is a start plus weeks or years, so the window keeps a
+#: margin. A stored date outside it (0001-01-01 is a common "no date" placeholder of source
+#: systems) is read as missing, never raised: one bad cell once failed the night for every case
+#: (``OutOfBoundsDatetime``). The nightly finds such cells itself and reports them as invalid.
+READABLE_FROM = dt.date(1700, 1, 1)
+READABLE_TO = dt.date(2199, 12, 31)
+_EPOCH = dt.date(1970, 1, 1)
+_MIN_DAYS = float((READABLE_FROM - _EPOCH).days)
+_MAX_DAYS = float((READABLE_TO - _EPOCH).days)
+
+
 def days_to_datetime64(values: pd.Series) -> np.ndarray[Any, np.dtype[np.datetime64]]:
-    """Days since 1970-01-01 (float with NaN for NULL, or int) as ``datetime64[s]`` with NaT."""
+    """Days since 1970-01-01 (float with NaN for NULL, or int) as ``datetime64[s]`` with NaT.
+
+    A day outside :data:`READABLE_FROM` .. :data:`READABLE_TO` is NaT (see there).
+    """
     days = pd.to_numeric(values).to_numpy(dtype="float64", na_value=np.nan)
     out = np.full(len(days), np.datetime64("NaT"), dtype=DATE_DTYPE)
-    present = ~np.isnan(days)
+    present = ~np.isnan(days) & (days >= _MIN_DAYS) & (days <= _MAX_DAYS)
     out[present] = days[present].astype("int64").astype("datetime64[D]").astype(DATE_DTYPE)
     return out
 

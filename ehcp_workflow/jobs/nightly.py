@@ -29,8 +29,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Date, Engine, delete, insert, or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import SQLModel
 
 from ehcp_workflow.core.alerting import alert_candidates, clock_states, transitions
 from ehcp_workflow.core.catalogue import Catalogue, load_catalogue
@@ -39,8 +40,10 @@ from ehcp_workflow.core.evaluator import evaluate_caseload
 from ehcp_workflow.core.figures import backlog_by_team, headline, longest_waits
 from ehcp_workflow.core.statuses import Status
 from ehcp_workflow.db import load_caseload, write_connection
+from ehcp_workflow.db.fields import FIELDS
 from ehcp_workflow.db.models import ClockState, EhcpCase, table_of
 from ehcp_workflow.db.outbox import enqueue_alerts
+from ehcp_workflow.db.read import READABLE_FROM, READABLE_TO
 from ehcp_workflow.db.write import EventRows, WriteContext, write_events
 from ehcp_workflow.jobs.opening import last_night, only_new, opening_messages, opening_rows, suppress
 from ehcp_workflow.notify.body import item_from_body, outbox_rows  # the outbox body encoding
@@ -138,14 +141,18 @@ def run_nightly(
     """
     catalogue = catalogue or load_catalogue()
     caseload = load_caseload(engine)
+    unreadable = unreadable_dates(engine)
     evaluation = evaluate_caseload(caseload, catalogue, as_of=as_of, conventions=conventions)
     candidates = alert_candidates(evaluation, weekly_digest=as_of.weekday() == 0)
     titles = {c.id: c.title for c in catalogue.clocks}
-    states = clock_states(evaluation)
+    states = _typed(clock_states(evaluation))
+    notes: list[str] = []
+    states, candidates, made_invalid = _invalid_dates(
+        states, candidates, evaluation.cases, unreadable, catalogue, notes
+    )
     states["clock"] = _state_clock(states)
     states["instance"] = _occurrence(states)
 
-    notes: list[str] = []
     with Session(engine) as session:
         # The store's write lock, taken before the previous night's state is read: two runs at once
         # (a manual run beside the scheduled one, a retry) then run one after the other, and the
@@ -208,7 +215,7 @@ def run_nightly(
         messages_queued=sum(1 for r in rows if r["kind"] == MESSAGE_KIND),
         new_breaches=len(breaches),
         band_crossings=len(crossings),
-        invalid_clocks=figures.invalid_clocks,
+        invalid_clocks=figures.invalid_clocks + made_invalid,
         oldest_open_weeks=figures.oldest_open_weeks,
         dry_run=dry_run,
         notes=notes,
@@ -234,11 +241,151 @@ def run_nightly(
     )
 
 
+def unreadable_dates(engine: Engine) -> pd.DataFrame:
+    """(case_ref, field) of every stored date the engine cannot evaluate (see ``READABLE_FROM``).
+
+    Such a date (0001-01-01 is a common "no date" placeholder) may have been stored before the
+    importers refused it, or written straight into the database. The reader takes it as missing;
+    this finds it, so the night reports the case's clocks as ``invalid`` instead of dropping them
+    (or, as once, failing for every case with ``OutOfBoundsDatetime``).
+    """
+    found: list[tuple[str, str]] = []
+    with engine.connect() as conn:
+        for table in _DATED_TABLES:
+            t = SQLModel.metadata.tables[table]
+            for column in t.columns:
+                if not isinstance(column.type, Date):
+                    continue
+                outside = or_(column < READABLE_FROM, column > READABLE_TO)
+                if table == "ehcp_case":
+                    stmt = select(CASE.c.case_ref).where(outside)
+                elif table == "person":
+                    stmt = select(CASE.c.case_ref).join(t, t.c.id == CASE.c.person_id).where(outside)
+                else:
+                    stmt = select(CASE.c.case_ref).join(t, t.c.case_id == CASE.c.id).where(outside)
+                name = _FIELD_NAMES.get((table, column.name), f"{table}.{column.name}")
+                found += [(ref, name) for ref in conn.execute(stmt.distinct()).scalars()]
+    return pd.DataFrame(found, columns=["case_ref", "field"]).drop_duplicates()
+
+
+#: The tables holding a case's dates (the person's date of birth included).
+_DATED_TABLES = (
+    "ehcp_case",
+    "person",
+    "plan",
+    "annual_review",
+    "phase_transfer",
+    "case_exception",
+    "advice_request",
+)
+_FIELD_NAMES = {(f.table, f.column): f.name for f in FIELDS.values() if f.clock is None}
+_FIELD_NAMES |= {("advice_request", "requested"): "advice_requested"}
+_FIELD_NAMES |= {("advice_request", "received"): "advice_received"}
+
+
+def _invalid_dates(
+    states: pd.DataFrame,
+    candidates: pd.DataFrame,
+    cases: pd.DataFrame,
+    unreadable: pd.DataFrame,
+    catalogue: Catalogue,
+    notes: list[str],
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """The cases holding an unreadable date: every clock of theirs ``invalid``, one alert each.
+
+    Their other alerts are withdrawn (a clock judged from a date read as missing cannot be trusted);
+    a case none of whose clocks applied gets its first clock (``catalogue.clocks[0]``, the request's)
+    reported invalid, so no case with bad data is silent. Returns (states, candidates, clocks newly
+    made invalid). Every other case is untouched: one bad case never stops the night.
+    """
+    if unreadable.empty:
+        return states, candidates, 0
+    fields = unreadable.groupby("case_ref", sort=True)["field"].agg(lambda f: ", ".join(sorted(set(f))))
+    bad = states["case_ref"].isin(fields.index)
+    before = int((states.loc[bad, "status"] == Status.INVALID.value).sum())
+    present = set(states.loc[bad, "case_ref"])
+    first = catalogue.clocks[0].id
+    silent = [r for r in fields.index if r not in present]
+    added = pd.DataFrame(
+        {
+            "case_ref": pd.Series(silent, dtype=object),
+            "clock": first,
+            "instance": "",
+            "status": Status.INVALID.value,
+            "due_date": pd.Series(pd.NaT, index=range(len(silent)), dtype="datetime64[s]"),
+            "band": pd.Series(None, index=range(len(silent)), dtype=object),
+        }
+    )
+    states = states.copy()
+    states.loc[bad, "status"] = Status.INVALID.value
+    states.loc[bad, "due_date"] = pd.NaT
+    if len(added):
+        states = pd.concat([states, added.astype({"instance": states["instance"].dtype})], ignore_index=True)
+    bad_states = states[states["case_ref"].isin(fields.index)]
+    info = cases.drop_duplicates("case_ref").set_index("case_ref")
+    refs = bad_states["case_ref"]
+    alerts = pd.DataFrame(
+        {
+            "case_ref": refs.to_numpy(dtype=object),
+            "clock": bad_states["clock"].to_numpy(dtype=object),
+            "instance": bad_states["instance"].fillna("").astype(str).to_numpy(dtype=object),
+            "kind": AlertKind.INVALID.value,
+            "episode": "-",
+            "status": Status.INVALID.value,
+            "due_date": pd.Series(pd.NaT, index=range(len(refs)), dtype="datetime64[s]"),
+            "days_overdue": pd.array([pd.NA] * len(refs), dtype="Int64"),
+            "team": info["team"].reindex(refs).to_numpy(dtype=object, na_value=None),
+            "caseworker": info["caseworker"].reindex(refs).to_numpy(dtype=object, na_value=None),
+            "band": bad_states["band"].to_numpy(dtype=object),
+            "weeks_waiting": -1,
+            "regulation": "",
+            "detail": [
+                f"a date the engine cannot read ({fields[r]}: before {READABLE_FROM} or after "
+                f"{READABLE_TO}); correct it in the source system and re-import"
+                for r in refs
+            ],
+        }
+    )
+    kept = candidates[~candidates["case_ref"].isin(fields.index)]
+    candidates = pd.concat([kept, alerts], ignore_index=True) if len(kept) else alerts
+    made = len(bad_states) - before
+    notes.append(
+        f"{len(fields)} case(s) hold a date the engine cannot read, their {len(bad_states)} clock(s) "
+        f"reported invalid: {', '.join(fields.index[:20])}{' ...' if len(fields) > 20 else ''}"
+    )
+    log.warning("nightly: unreadable dates in case(s) %s", ", ".join(fields.index[:20]))
+    return states, candidates, made
+
+
+def _typed(states: pd.DataFrame) -> pd.DataFrame:
+    """``states`` with the column dtypes the night relies on, even when it has no rows.
+
+    With no clock to evaluate (an empty store, or no clock applies to any case) the core returns
+    columns of float64; the merges and string joins below then failed the night
+    (``UFuncNoLoopError``, "merge on float64 and object"), instead of reporting zero.
+    """
+    if len(states):
+        return states
+    return pd.DataFrame(
+        {
+            "case_ref": pd.Series([], dtype=object),
+            "clock": pd.Series([], dtype=object),
+            "instance": pd.Series([], dtype="int64"),
+            "status": pd.Series([], dtype=object),
+            "due_date": pd.Series([], dtype="datetime64[s]"),
+            "band": pd.Series([], dtype=object),
+        }
+    )[list(states.columns)]
+
+
 def _state_clock(states: pd.DataFrame) -> pd.Series:
     """Advice clocks are one per request: the provider goes into the stored clock name (and which
     request to that provider into ``instance``, :func:`_occurrence`)."""
-    inst = states["instance"].fillna("")
-    return states["clock"].where(inst == "", states["clock"] + ":" + inst)
+    # astype(object) then str: an empty evaluation (no cases, or no clock applies) has float64
+    # columns, and adding ":" to them failed the night (``UFuncNoLoopError``).
+    clock = states["clock"].astype(object).astype(str)
+    inst = states["instance"].astype(object).fillna("").astype(str)
+    return clock.where(inst == "", clock + ":" + inst)
 
 
 def _occurrence(states: pd.DataFrame) -> pd.Series:
