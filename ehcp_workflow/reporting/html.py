@@ -87,6 +87,10 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+#: Columns that hold a year (a phase-transfer cohort): labels, shown as 2026, never "2,026".
+YEAR_COLUMNS = frozenset({"cohort", "year"})
+
+
 def _format(column: str, value: Any) -> str:
     if value is None or value is pd.NA or value is pd.NaT:
         return "–"
@@ -99,7 +103,8 @@ def _format(column: str, value: Any) -> str:
     if isinstance(value, np.bool_ | bool):
         return "Yes" if bool(value) else "No"
     if isinstance(value, int | np.integer):
-        return f"{int(value):,}"
+        # a year is a label, not a quantity: 2026, never "2,026"
+        return str(int(value)) if column in YEAR_COLUMNS else f"{int(value):,}"
     if isinstance(value, float | np.floating):
         return f"{float(value):,.1f}" if column == "mean_weeks" else f"{float(value):,.0f}"
     return str(value)

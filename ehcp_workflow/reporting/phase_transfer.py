@@ -170,9 +170,10 @@ def plan_phase_transfers(
             ),
         }
     )
-    return frame.sort_values(["review_by", "case_ref"], na_position="last", kind="stable").reset_index(
-        drop=True
-    )
+    # outstanding plans first (work still to do), then those already amended; soonest review-by first
+    frame["_settled"] = np.isin(st, ["amended_on_time", "late"])
+    frame = frame.sort_values(["_settled", "review_by", "case_ref"], na_position="last", kind="stable")
+    return frame.drop(columns="_settled").reset_index(drop=True)
 
 
 def latest_review_meeting(

@@ -120,3 +120,11 @@ def test_build_report_on_an_empty_caseload(tmp_path: Path) -> None:
     assert out.workbook.exists() and out.html.exists()
     assert all(Path(p).read_bytes().startswith(PNG) for p in out.charts.values())
     assert "–" in out.html.read_text(encoding="utf-8")  # percentages of nothing are shown as a dash
+
+
+def test_html_shows_a_cohort_year_as_a_year() -> None:
+    """Issue: the phase-transfer table showed the 2026 cohort as "2,026"."""
+    from ehcp_workflow.reporting.html import _format
+
+    assert _format("cohort", 2026) == "2026"
+    assert _format("due", 2026) == "2,026"  # a count keeps its separator
