@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -403,12 +403,17 @@ def _occurrence(states: pd.DataFrame) -> pd.Series:
 # --- clock states and transitions -------------------------------------------------------------------
 
 
+def _columns(rows: Sequence[Any], names: Sequence[str]) -> pd.DataFrame:
+    """Rows as a frame built column by column: pandas probes each SQLAlchemy ``Row`` it is given
+    one by one (10 of a 25 s night at 100k cases with history); transposing the tuples is cheap."""
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    return pd.DataFrame({name: list(col) for name, col in zip(names, columns, strict=True)})
+
+
 def _previous_states(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(case ids by ref, the clock states recorded so far)."""
-    ids = pd.DataFrame(
-        conn.execute(select(CASE.c.id, CASE.c.case_ref)).all(), columns=["case_id", "case_ref"]
-    )
-    previous = pd.DataFrame(
+    ids = _columns(conn.execute(select(CASE.c.id, CASE.c.case_ref)).all(), ["case_id", "case_ref"])
+    previous = _columns(
         conn.execute(
             select(
                 CLOCK_STATE.c.id,
@@ -421,7 +426,7 @@ def _previous_states(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
                 CLOCK_STATE.c.as_of,
             )
         ).all(),
-        columns=["id", "case_id", "clock", "instance", "status", "due_date", "band", "as_of"],
+        ["id", "case_id", "clock", "instance", "status", "due_date", "band", "as_of"],
     )
     return ids, previous
 
