@@ -223,7 +223,10 @@ def transitions(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     key = ["case_ref", "clock", "instance"]
     merged = previous.merge(current, on=key, how="outer", suffixes=("_old", "_new"))
     for side in ("_old", "_new"):
-        merged["status" + side] = merged["status" + side].fillna(Status.NOT_APPLICABLE.value)
+        # an empty side (a first night) has float columns: text goes in as object
+        merged["status" + side] = merged["status" + side].astype(object).fillna(Status.NOT_APPLICABLE.value)
     changed = merged["status_old"] != merged["status_new"]
-    band_changed = merged["band_old"].fillna("") != merged["band_new"].fillna("")
+    band_changed = merged["band_old"].astype(object).fillna("") != merged["band_new"].astype(object).fillna(
+        ""
+    )
     return merged.loc[changed | band_changed].reset_index(drop=True)
