@@ -6,6 +6,7 @@ Environment variables use the ``EHCP_`` prefix (``EHCP_DATABASE_URL``, ``EHCP_CO
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from pydantic import Field
@@ -29,6 +30,11 @@ class Settings(BaseSettings):
     notifications_config: Path = CONFIG_DIR / "notifications.yaml"
     #: Allow a child's initials in alert bodies (only for councils whose channels are approved).
     alert_initials: bool = False
+    #: Dates before this are refused on import as implausible (``EHCP_EARLIEST_DATE``): a
+    #: 0001-01-01 or 1900-01-01 is a source system's "no date", not a date.
+    earliest_date: dt.date = dt.date(1990, 1, 1)
+    #: Dates more than this many years after today are refused on import (``EHCP_LATEST_YEARS_AHEAD``).
+    latest_years_ahead: int = Field(default=10, ge=0, le=100)
 
 
 def get_settings() -> Settings:

@@ -423,6 +423,7 @@ def record(
                 current = get_case(session, case_ref)
         change = build_change(event, day, value, ground, current)
         _refuse_future(case_ref, event, change, day, today(settings))
+        _refuse_implausible(case_ref, event, day, today(settings))
         before = evaluate_one(before_caseload, when, settings)
         with Session(engine) as session:
             try:
@@ -441,6 +442,16 @@ def record(
     _print_events(events, title=f"Recorded {event.value} on {case_ref}")
     _print_clock_changes(before, after)
     _notes(before_caseload, change, day, when)
+
+
+def _refuse_implausible(case_ref: str, event: CaseEvent, day: dt.date, now: dt.date) -> None:
+    """A date outside the plausible window (``EHCP_EARLIEST_DATE``, ``EHCP_LATEST_YEARS_AHEAD``) is
+    a typo or a placeholder (0001-01-01); stored, it once failed the nightly for every case."""
+    from ehcp_workflow.importers.values import date_window
+
+    problem = date_window(now).problem(day)
+    if problem is not None:
+        fail(f"[bold red]Refused:[/] DATE of {event.value}: {problem}. Nothing was recorded on {case_ref}.")
 
 
 def _refuse_future(case_ref: str, event: CaseEvent, change: Change, day: dt.date, now: dt.date) -> None:

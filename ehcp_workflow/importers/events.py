@@ -48,7 +48,7 @@ from ehcp_workflow.core.caseload import (
 )
 from ehcp_workflow.importers.result import LoadedCaseload, ReadResult, finish_load
 from ehcp_workflow.importers.tabular_cells import control_character
-from ehcp_workflow.importers.values import parse_iso_date
+from ehcp_workflow.importers.values import date_window, parse_iso_date
 from ehcp_workflow.problems import InputError, Problem
 
 HEADER = ("case_ref", "event", "date", "value")
@@ -128,6 +128,7 @@ def _parse(path: Path) -> tuple[list[_Event], list[Problem], set[int]]:
     events: list[_Event] = []
     problems: list[Problem] = []
     bad_lines: set[int] = set()
+    window = date_window()
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
@@ -153,6 +154,8 @@ def _parse(path: Path) -> tuple[list[_Event], list[Problem], set[int]]:
             day = parse_iso_date(when)
             if day is None:
                 problems.append(_problem(file, line, ref, "date", f"{when!r} is not a date (YYYY-MM-DD)"))
+            elif (implausible := window.problem(day)) is not None:
+                problems.append(_problem(file, line, ref, "date", f"{name} on {implausible}"))
             if len(problems) and problems[-1].location == f"line {line}":
                 bad_lines.add(line)
                 continue

@@ -39,6 +39,7 @@ from ehcp_workflow.importers.result import LoadedCaseload, ReadResult, finish_lo
 from ehcp_workflow.importers.sen2_rules import (
     Findings,
     Value,
+    birth_date_check,
     person_ref,
     r20_identifiers,
     read_request,
@@ -46,7 +47,7 @@ from ehcp_workflow.importers.sen2_rules import (
 )
 from ehcp_workflow.importers.sen2_schema import MAPPED, SCHEMA, SUPPORTED_YEARS, WEEK20_COLUMN, Kind, spelling
 from ehcp_workflow.importers.sen2_xml import FatalXmlError, HeaderEvent, Node, PersonEvent, stream
-from ehcp_workflow.importers.values import date_seconds
+from ehcp_workflow.importers.values import DateWindow, date_seconds, date_window
 from ehcp_workflow.problems import InputError, Problem, Severity
 
 PathLike = str | os.PathLike[str]
@@ -219,13 +220,16 @@ class _Reader:
     unknown: dict[tuple[str, str], _Tally] = field(default_factory=dict)
     out_of_year: dict[tuple[str, str], _Tally] = field(default_factory=dict)
     persons: int = 0
+    #: Dates outside it are refused (``EHCP_EARLIEST_DATE``, ``EHCP_LATEST_YEARS_AHEAD``).
+    window: DateWindow = field(default_factory=date_window)
 
     def person(self, event: PersonEvent) -> None:
         node = event.node
         self.persons += 1
         ref = person_ref(node, event.number)
-        f = Findings(self.file, event.number, node.line, ref)
+        f = Findings(self.file, event.number, node.line, ref, window=self.window)
         r20_identifiers(node, f)
+        birth_date_check(node, f)
         for child in node.children:
             if child.key not in SCHEMA["person"]:
                 _note(self.unknown, ("Person", child.name), f, child)

@@ -41,8 +41,8 @@ from ehcp_workflow.importers.sen2_schema import (
     Mapped,
     spelling,
 )
-from ehcp_workflow.importers.sen2_xml import Node
-from ehcp_workflow.importers.values import parse_iso_date
+from ehcp_workflow.importers.sen2_xml import REDACTED_BAD_DATE, Node
+from ehcp_workflow.importers.values import DateWindow, parse_iso_date
 from ehcp_workflow.problems import Problem, Severity
 
 Value = date | str | None
@@ -69,6 +69,8 @@ class Findings:
     blocked: bool = False  # the current request has an error
     #: Elements present in a year whose return does not have them (read, not used).
     out_of_year: list[tuple[Mapped, Node]] = field(default_factory=list)
+    #: Dates outside it are refused (``EHCP_EARLIEST_DATE``, ``EHCP_LATEST_YEARS_AHEAD``).
+    window: DateWindow | None = None
 
     def location(self, node: Node | None = None) -> str:
         """``Person 3 (line 118)[, Requests 2 (line 125)|, Requests 2][, line 127]``."""
@@ -105,6 +107,22 @@ def person_ref(person: Node, number: int) -> str:
         if node is not None and node.text:
             return node.text
     return f"person-{number}"
+
+
+def birth_date_check(person: Node, f: Findings) -> None:
+    """A PersonBirthDate that is not a plausible date: a warning naming the person, never the date.
+
+    The person is still loaded; their birth date is not (it was once stored as NULL silently).
+    """
+    node = person.first("personbirthdate")
+    if node is not None and node.text == REDACTED_BAD_DATE:
+        f.warn(
+            "sen2-birth-date",
+            node.name,
+            "is not a plausible date of birth (ccyy-mm-dd, not in the future, not a source system's "
+            "no-date placeholder); it was not stored: correct it in the source system",
+            node,
+        )
 
 
 def upn_check_letter(upn: str) -> str:
@@ -256,6 +274,9 @@ def _value(m: Mapped, node: Node | None, f: Findings) -> Value:
                 f"'{text}' is not a date; write it as ccyy-mm-dd, e.g. 2025-03-01 (sen2-spec §2.1)",
                 node,
             )
+        elif f.window is not None and (implausible := f.window.problem(parsed)) is not None:
+            f.error("sen2-date", name, implausible, node)
+            return None
         return parsed
     if m.kind is Kind.LA:
         if not _LA.fullmatch(text):

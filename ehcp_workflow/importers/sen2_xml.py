@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 from xml.parsers.expat import XMLParserType
@@ -26,6 +27,7 @@ from xml.parsers.expat import XMLParserType
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, iterparse
 
+from ehcp_workflow.importers.values import date_window, parse_iso_date
 from ehcp_workflow.problems import Problem
 
 #: Deepest element nesting read. A SEN2 return nests about 7 deep (Message/Persons/Person/
@@ -34,6 +36,9 @@ MAX_DEPTH = 64
 
 #: Stands in for the text of an element that holds personal data or free text.
 REDACTED = "\u2022redacted\u2022"
+
+#: Stands in for a birth date that is not a date, or not a plausible one (the value is not kept).
+REDACTED_BAD_DATE = "\u2022redacted: not a plausible date\u2022"
 
 #: Person-level items that identify or describe the child (sen2-spec §2.2 Module 1), plus the free
 #: text ``SENSettingOther``. Only their presence is kept.
@@ -105,6 +110,8 @@ class _LineTreeBuilder(TreeBuilder):
         self.names: dict[str, tuple[str, str]] = {}  # tag -> (local name, lower-case key)
         self.depth = 0
         self.file = ""
+        self.window = date_window()
+        self.today = date.today()
 
     def start(self, tag: str, attrs: dict[str, str], /) -> Element:
         self.depth += 1
@@ -157,12 +164,22 @@ def local_name(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
+def _plausible_birth(text: str, builder: _LineTreeBuilder) -> bool:
+    """A birth date that is a ccyy-mm-dd date from the window's start up to today.
+
+    Judged here, before the text is redacted, so the reader can warn about an impossible birth
+    date (once stored as NULL without a word) without ever holding the date itself.
+    """
+    day = parse_iso_date(text)
+    return day is not None and builder.window.earliest <= day <= builder.today
+
+
 def to_node(elem: Element, builder: _LineTreeBuilder) -> Node:
     """Copy ``elem``'s subtree into :class:`Node` values, forgetting the recorded lines."""
     name, key = builder.name(elem.tag)
     text = (elem.text or "").strip() or None
     if text is not None and key in REDACTED_KEYS:
-        text = REDACTED
+        text = REDACTED if key != "personbirthdate" or _plausible_birth(text, builder) else REDACTED_BAD_DATE
     node = Node(name, key, builder.lines.pop(elem, 0), text)
     for child in elem:
         sub = to_node(child, builder)

@@ -53,6 +53,7 @@ from ehcp_workflow.importers.tabular_cells import (
     parse_cell,
     text_of,
 )
+from ehcp_workflow.importers.values import DateWindow, date_window
 from ehcp_workflow.problems import InputError, Problem, Severity
 
 PathLike = str | os.PathLike[str]
@@ -211,6 +212,8 @@ class _Reader:
     rejected: set[int] = field(default_factory=set)
     file_errors: bool = False
     blank_with_data: set[int] = field(default_factory=set)
+    #: Dates outside it are refused (``EHCP_EARLIEST_DATE``, ``EHCP_LATEST_YEARS_AHEAD``).
+    window: DateWindow = field(default_factory=date_window)
 
     def row(self, number: int, cells: Sequence[Cell]) -> None:
         if all(text_of(c) is None for c in cells):
@@ -233,7 +236,7 @@ class _Reader:
         values: dict[str, Any] = {}
         blocked = False
         for col, cell in raw.items():
-            value, reason = parse_cell(col, cell)
+            value, reason = parse_cell(col, cell, self.window)
             if reason is not None:
                 blocked = True
                 self.problems.append(

@@ -19,7 +19,7 @@ from ehcp_workflow.core.caseload import (
     EXCEPTION_COLUMNS,
     EXCEPTION_GROUNDS,
 )
-from ehcp_workflow.importers.values import parse_iso_date
+from ehcp_workflow.importers.values import DateWindow, parse_iso_date
 
 Cell = str | int | float | bool | date | datetime | None
 Parsed = tuple[date | str | bool | None, str | None]
@@ -92,8 +92,10 @@ def control_character(text: str) -> str | None:
     return None
 
 
-def parse_cell(column: str, cell: Cell) -> Parsed:
+def parse_cell(column: str, cell: Cell, window: DateWindow | None = None) -> Parsed:
     """Read ``cell`` of ``column``; empty cells are ``(None, None)``.
+
+    A date outside ``window`` (when given) is refused as implausible.
 
     Text holding a control character (NUL, an ANSI escape) is refused, naming the character's
     code point but not echoing the value.
@@ -104,7 +106,7 @@ def parse_cell(column: str, cell: Cell) -> Parsed:
         )
     kind = column_kind(column)
     if kind is ColumnKind.DATE:
-        return parse_date(cell)
+        return parse_date(cell, window)
     if kind is ColumnKind.BOOL:
         return parse_bool(cell)
     text = text_of(cell)
@@ -122,8 +124,18 @@ def parse_cell(column: str, cell: Cell) -> Parsed:
     return None, f"'{text}' is not a valid {column}; use one of {_listing(codes)}"
 
 
-def parse_date(cell: Cell) -> Parsed:
-    """An Excel date cell, or text ``YYYY-MM-DD`` (the only text form: ``03/04/2025`` is ambiguous)."""
+def parse_date(cell: Cell, window: DateWindow | None = None) -> Parsed:
+    """An Excel date cell, or text ``YYYY-MM-DD`` (the only text form: ``03/04/2025`` is ambiguous).
+
+    With ``window``, a date outside it is refused (a placeholder such as 0001-01-01, a typo).
+    """
+    value, reason = _parse_date(cell)
+    if window is not None and isinstance(value, date) and (why := window.problem(value)) is not None:
+        return None, why
+    return value, reason
+
+
+def _parse_date(cell: Cell) -> Parsed:
     if cell is None:
         return None, None
     if isinstance(cell, datetime):

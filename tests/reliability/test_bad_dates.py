@@ -9,13 +9,17 @@ database with SQL (as an old import or a hand edit would leave it): that case's 
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, text
 
 from ehcp_workflow.db import make_engine
 from ehcp_workflow.db.models import Alert, table_of
 from tests.cli.conftest import Run, said, write_csv
+from tests.reliability.test_hostile_inputs import SEN2_EXAMPLE, dump
 
 ALERT = table_of(Alert)
 #: The opening night, then a night a week later (C-01's request is open and running).
@@ -109,3 +113,113 @@ def test_an_unreadable_birth_date_is_reported_without_the_date(ehcp: Run, url: s
     assert {a["case_ref"] for a in invalid} == {"C-02"}
     bodies = " ".join(str(a["body"]) for a in invalid)
     assert "birth_date" in bodies and "0001" not in bodies
+
+
+# --- importers refuse implausible dates, naming the file, row and field ---------------------------
+
+
+def _seed(run: Run, folder: Path) -> None:
+    result = run("import", str(write_csv(folder / "seed.csv")), "--actor", "importer")
+    assert result.exit_code == 0, result.output
+
+
+def _refused(run: Run, url: str, folder: Path, path: Path, *says: str) -> str:
+    """Import ``path`` into the seeded store: exit 2, the message names ``says``, store unchanged."""
+    _seed(run, folder)
+    before = dump(url)
+    result = run("import", str(path), "--actor", "importer")
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    text = said(result)
+    for fragment in (path.name, *says):
+        assert fragment in text, f"{fragment!r} missing from: {text}"
+    assert dump(url) == before
+    return text
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "0205-03-01", "1900-01-01", "2099-01-01"])
+def test_csv_refuses_an_implausible_date(day: str, ehcp_sqlite: Run, sqlite_url: str, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "placeholder.csv", [f"C-99,P-99,north,alice,{day},,,,,,"])
+    _refused(ehcp_sqlite, sqlite_url, tmp_path, path, "row 2", "request_received", day, "plausible")
+
+
+def test_xlsx_refuses_an_implausible_date(ehcp_sqlite: Run, sqlite_url: str, tmp_path: Path) -> None:
+    import openpyxl
+
+    path = tmp_path / "placeholder.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["case_ref", "team", "request_received"])
+    wb.active.append(["C-99", "north", dt.datetime(1900, 1, 1)])
+    wb.save(path)
+    _refused(ehcp_sqlite, sqlite_url, tmp_path, path, "row 2", "request_received", "1900-01-01")
+
+
+def test_sen2_refuses_an_implausible_date(ehcp_sqlite: Run, sqlite_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "sen2.xml"
+    text = SEN2_EXAMPLE.read_text(encoding="utf-8")
+    assert "<ReceivedDate>2025-03-03</ReceivedDate>" in text
+    path.write_text(
+        text.replace("<ReceivedDate>2025-03-03</ReceivedDate>", "<ReceivedDate>0205-03-03</ReceivedDate>")
+    )
+    _refused(ehcp_sqlite, sqlite_url, tmp_path, path, "Person 1", "ReceivedDate", "0205-03-03", "line")
+
+
+def test_event_file_refuses_an_implausible_date(ehcp_sqlite: Run, sqlite_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "case_ref,event,date,value\nC-99,request-received,2026-01-05,\nC-99,decision-to-assess,0001-01-01,Y\n",
+        encoding="utf-8",
+    )
+    _refused(ehcp_sqlite, sqlite_url, tmp_path, path, "line 3", "date", "0001-01-01", "decision-to-assess")
+
+
+def test_the_window_is_a_setting(
+    ehcp_sqlite: Run, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EHCP_EARLIEST_DATE moves the window: C-05's 2024 request is then refused."""
+    _seed(ehcp_sqlite, tmp_path)
+    path = write_csv(tmp_path / "old.csv", ["C-99,P-99,north,alice,2024-03-04,,,,,,"])
+    monkeypatch.setenv("EHCP_EARLIEST_DATE", "2024-06-01")
+    before = dump(sqlite_url)
+    result = ehcp_sqlite("import", str(path), "--actor", "importer")
+    assert result.exit_code == 2, result.output
+    assert "row 2" in said(result) and "2024-06-01" in said(result)
+    assert dump(sqlite_url) == before
+    monkeypatch.setenv("EHCP_EARLIEST_DATE", "2024-01-01")
+    assert ehcp_sqlite("import", str(path), "--actor", "importer").exit_code == 0
+
+
+def test_record_refuses_an_implausible_date(ehcp_sqlite: Run, sqlite_url: str, tmp_path: Path) -> None:
+    _seed(ehcp_sqlite, tmp_path)
+    before = dump(sqlite_url)
+    result = ehcp_sqlite("case", "record", "C-01", "decision-to-assess", "0001-01-01", "--value", "Y")
+    assert result.exit_code == 2, result.output
+    text = said(result)
+    for fragment in ("Refused", "decision-to-assess", "0001-01-01", "plausible", "C-01"):
+        assert fragment in text, f"{fragment!r} missing from: {text}"
+    assert dump(sqlite_url) == before
+
+
+def test_sen2_warns_about_an_impossible_birth_date_without_showing_it(
+    ehcp_sqlite: Run, tmp_path: Path
+) -> None:
+    path = tmp_path / "sen2.xml"
+    text = SEN2_EXAMPLE.read_text(encoding="utf-8")
+    assert "<PersonBirthDate>2017-03-14</PersonBirthDate>" in text
+    path.write_text(
+        text.replace(
+            "<PersonBirthDate>2017-03-14</PersonBirthDate>", "<PersonBirthDate>0001-01-01</PersonBirthDate>"
+        )
+    )
+    result = ehcp_sqlite("import", str(path), "--actor", "importer")
+    assert result.exit_code == 0, result.output
+    out = said(result)
+    for fragment in (
+        "warning",
+        "Person 1",
+        "B999200024001",
+        "PersonBirthDate",
+        "not a plausible date of birth",
+    ):
+        assert fragment in out, f"{fragment!r} missing from: {out}"
+    assert "0001-01-01" not in out
