@@ -405,8 +405,14 @@ def _occurrence(states: pd.DataFrame) -> pd.Series:
 
 def _columns(rows: Sequence[Any], names: Sequence[str]) -> pd.DataFrame:
     """Rows as a frame built column by column: pandas probes each SQLAlchemy ``Row`` it is given
-    one by one (10 of a 25 s night at 100k cases with history); transposing the tuples is cheap."""
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    one by one (10 of a 25 s night at 100k cases with history); transposing the tuples is cheap.
+
+    No rows give object columns, as ``pd.DataFrame(rows, columns=...)`` did: empty float64 columns
+    failed the merges of a first night on an empty store, or one where no clock applies.
+    """
+    if not rows:
+        return pd.DataFrame({name: pd.Series([], dtype=object) for name in names})
+    columns = list(zip(*rows, strict=True))
     return pd.DataFrame({name: list(col) for name, col in zip(names, columns, strict=True)})
 
 
