@@ -94,8 +94,17 @@ class CaseEvaluation:
 
 
 def mask_case(case: Mapping[str, Any], as_of: dt.date) -> dict[str, Any]:
-    """The case as it stood at the end of ``as_of``: later events have not happened yet."""
+    """The case as it stood at the end of ``as_of``: later events have not happened yet (an exception
+    ground whose period starts later does not apply yet)."""
     out = dict(case)
+    for key, started in case.items():
+        if (
+            key.startswith("exception_")
+            and key.endswith("_start")
+            and started is not None
+            and started > as_of
+        ):
+            out[key.removesuffix("_start")] = None
     for col in EVENT_DATE_COLUMNS:
         v = out.get(col)
         if v is not None and v > as_of:

@@ -79,6 +79,7 @@ def case_rows(draw: st.DrawFn, i: int) -> dict[str, object]:
     row["reassessment_agreed"] = draw(st.sampled_from([None, True, False]))
     for c in cl.EXCEPTION_COLUMNS:
         row[c] = draw(grounds)
+        row[f"{c}_start"] = draw(dates)  # the ground applies from its period's start
     return row
 
 

@@ -128,6 +128,10 @@ EXCEPTION_CLOCKS: tuple[str, ...] = (
 )
 EXCEPTION_COLUMNS: tuple[str, ...] = tuple(exception_column(c) for c in EXCEPTION_CLOCKS)
 
+#: Optional: when each exception's period began (the store's ``case_exception.start_date``). A
+#: ground applies from that date: a replay of an earlier night does not see it (event dates rule).
+EXCEPTION_START_COLUMNS: tuple[str, ...] = tuple(f"{c}_start" for c in EXCEPTION_COLUMNS)
+
 CASE_COLUMNS: tuple[str, ...] = (
     ID_COLUMNS + DATE_COLUMNS + tuple(CODE_COLUMNS) + TEXT_COLUMNS + BOOL_COLUMNS + EXCEPTION_COLUMNS
 )
@@ -330,6 +334,9 @@ def normalise_cases(df: pd.DataFrame) -> pd.DataFrame:
             out[col] = np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE)
     for col in BOOL_COLUMNS:
         out[col] = out[col].astype("boolean") if col in out else pd.array([pd.NA] * n, dtype="boolean")
+    for col in EXCEPTION_START_COLUMNS:  # optional: kept only where the source gives them
+        if col in out:
+            out[col] = pd.to_datetime(out[col]).astype(DATE_DTYPE)
     return out
 
 

@@ -35,7 +35,7 @@ from ehcp_workflow.core.arrays import (
     ClockArrays,
 )
 from ehcp_workflow.core.backlog import backlog_arrays
-from ehcp_workflow.core.caseload import CODE_COLUMNS, EVENT_DATE_COLUMNS, Caseload
+from ehcp_workflow.core.caseload import CODE_COLUMNS, EVENT_DATE_COLUMNS, EXCEPTION_COLUMNS, Caseload
 from ehcp_workflow.core.catalogue import Catalogue, ClockRule, Condition, Counting, Kind, Limit, Unit
 from ehcp_workflow.core.conventions import (
     DEFAULT_CONVENTIONS,
@@ -176,9 +176,11 @@ def _prepare(caseload: Caseload, as_of: dt.date) -> dict[str, Any]:
             col[c] = dates(df[c])  # planned dates: known in advance
     for c in CODE_COLUMNS:
         col[c] = codes(df[c], CATEGORIES[c])
-    for c in df.columns:
-        if c.startswith("exception_"):
-            col[c] = codes(df[c], GROUNDS)
+    for c in EXCEPTION_COLUMNS:
+        ground = codes(df[c], GROUNDS)
+        if f"{c}_start" in df.columns:  # a ground applies from its period's start (replays)
+            ground = np.where(dates(df[f"{c}_start"]) > a, np.int8(-1), ground).astype(np.int8)
+        col[c] = ground
     col["exported_present"] = df["exported_to"].notna().to_numpy()
     # a decision dated after as_of had not been made yet (replays)
     for code, date_col in (

@@ -38,6 +38,7 @@ from ehcp_workflow.core.caseload import (
     CASE_COLUMNS,
     DATE_DTYPE,
     EXCEPTION_CLOCKS,
+    EXCEPTION_START_COLUMNS,
     REVIEW_COLUMNS,
     Caseload,
     normalise_advice,
@@ -343,14 +344,15 @@ def _snapshot(engine: Engine) -> Connection:
 
 def caseload_from_connection(conn: Connection, *, case_refs: Sequence[str] | None = None) -> Caseload:
     """:func:`load_caseload` on an open connection (inside the caller's transaction)."""
-    cases = read_cases(conn, case_refs=case_refs, with_ids=True)
+    cases = read_cases(conn, case_refs=case_refs, with_ids=True, with_extras=True)
     advice = read_advice(conn, case_refs=case_refs)
     reviews = read_reviews(conn, case_refs=case_refs)
     source, unrecorded_by_case = _provenance(conn, cases["last_import_id"])
+    columns = [*CASE_COLUMNS, *EXCEPTION_START_COLUMNS]  # a ground applies from its period's start
     everywhere = frozenset(name for name, mask in unrecorded_by_case.items() if len(mask) and mask.all())
     # The contract owns the final dtypes (codes may be categorical): let it convert our strings.
     return Caseload(
-        cases=normalise_cases(cases[list(CASE_COLUMNS)])[list(CASE_COLUMNS)],
+        cases=normalise_cases(cases[columns])[columns],
         advice=normalise_advice(advice[list(ADVICE_COLUMNS)])[list(ADVICE_COLUMNS)],
         unrecorded=everywhere,
         unrecorded_by_case={k: m for k, m in unrecorded_by_case.items() if k not in everywhere},
