@@ -19,6 +19,7 @@ from rich.text import Text
 
 from ehcp_workflow.cli.common import err, out, parse_date, report_problems
 from ehcp_workflow.cli.events import CaseEvent, Change, build_change, events_help
+from ehcp_workflow.cli.record_checks import refuse_future, refuse_implausible
 from ehcp_workflow.cli.store import (
     ActorOption,
     AsOfOption,
@@ -422,8 +423,8 @@ def record(
             with Session(engine) as session:
                 current = get_case(session, case_ref)
         change = build_change(event, day, value, ground, current)
-        _refuse_future(case_ref, event, change, day, today(settings))
-        _refuse_implausible(case_ref, event, day, today(settings))
+        refuse_future(case_ref, event, change, day, today(settings))
+        refuse_implausible(case_ref, event, day, today(settings))
         before = evaluate_one(before_caseload, when, settings)
         with Session(engine) as session:
             try:
@@ -442,30 +443,6 @@ def record(
     _print_events(events, title=f"Recorded {event.value} on {case_ref}")
     _print_clock_changes(before, after)
     _notes(before_caseload, change, day, when)
-
-
-def _refuse_implausible(case_ref: str, event: CaseEvent, day: dt.date, now: dt.date) -> None:
-    """A date outside the plausible window (``EHCP_EARLIEST_DATE``, ``EHCP_LATEST_YEARS_AHEAD``) is
-    a typo or a placeholder (0001-01-01); stored, it once failed the nightly for every case."""
-    from ehcp_workflow.importers.values import date_window
-
-    problem = date_window(now).problem(day)
-    if problem is not None:
-        fail(f"[bold red]Refused:[/] DATE of {event.value}: {problem}. Nothing was recorded on {case_ref}.")
-
-
-def _refuse_future(case_ref: str, event: CaseEvent, change: Change, day: dt.date, now: dt.date) -> None:
-    """An event is recorded once it has happened: only planned dates (a phase transfer, a move) may
-    lie ahead. A future date would count as done on a replay of a night before it happened."""
-    from ehcp_workflow.core.caseload import PLANNED_DATE_COLUMNS
-
-    dated = [n for n, v in change.values.items() if isinstance(v, dt.date) and n not in PLANNED_DATE_COLUMNS]
-    if day > now and (dated or change.advice_provider):
-        fail(
-            f"[bold red]Refused:[/] {event.value} is dated {day.isoformat()}, after today "
-            f"({now.isoformat()}). Events are recorded once they have happened; only planned dates "
-            f"(a phase transfer, a move out of the area) may lie ahead. Nothing was recorded on {case_ref}."
-        )
 
 
 def _writes(change: Change, current: CaseRecord) -> list[dict[str, FieldValue]]:
