@@ -131,7 +131,7 @@ def positions(index: pd.Index, refs: pd.Series) -> npt.NDArray[np.int64]:
     Rows of a history table come grouped by case (the store reads them in case order): then each
     case is looked up once per run of rows, not once per row (string hashing dominates).
     """
-    values = refs.to_numpy(dtype=object)
+    values = refs.to_numpy(dtype=object, na_value="")  # a row without a case matches none
     if len(values) < 2:
         return np.asarray(index.get_indexer(values), dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
