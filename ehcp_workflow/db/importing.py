@@ -21,6 +21,7 @@ from ehcp_workflow.core.caseload import (
     ADVICE_COLUMNS,
     ADVICE_PROVIDERS,
     CASE_COLUMNS,
+    EXCEPTION_COLUMNS,
     EXCEPTION_GROUNDS,
     Caseload,
     normalise_advice,
@@ -173,6 +174,30 @@ def _keep_unrecorded(
     return out
 
 
+def _keep_recorded_grounds(cases: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
+    """``cases`` with every stored exception ground kept where the file offers none or only
+    ``unspecified``.
+
+    A SEN2 return says at most *that* an exception applies (``Week20`` = 1): it cannot speak for the
+    ground a caseworker recorded and evidenced ((c) exceptional personal circumstances, say), and an
+    empty ``Week20`` must not erase it (a re-import once turned an excepted final plan overdue). A
+    file that records a different ground still changes it.
+    """
+    if not len(stored):
+        return cases
+    aligned = stored.set_index("case_ref").reindex(cases["case_ref"].to_numpy()).reset_index(drop=True)
+    out = cases.copy()
+    for col in EXCEPTION_COLUMNS:
+        held = aligned[col].astype("string")
+        specific = held.notna() & (held != "unspecified")
+        incoming = out[col].astype("string")
+        vague = incoming.isna() | (incoming == "unspecified")
+        keep = (specific & vague).fillna(False).to_numpy(dtype=bool)
+        if keep.any():
+            out[col] = out[col].astype("string").mask(keep, held)
+    return out
+
+
 def _working(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame in the store's working dtypes: coded (categorical) columns as plain strings."""
     out = frame.reset_index(drop=True)
@@ -245,6 +270,7 @@ def _upsert(
     )
 
     cases = _keep_unrecorded(cases, stored, caseload.unrecorded, partial=caseload.partial)
+    cases = _keep_recorded_grounds(cases, stored)
     changes = apply_cases(conn, stored, cases, ctx, compare=CASELOAD_FIELDS)
     touched: set[str] = set()
     if ADVICE_UNRECORDED not in caseload.unrecorded:

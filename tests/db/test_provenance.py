@@ -56,3 +56,38 @@ def test_a_narrow_import_does_not_hide_the_other_cases_clocks(engine: Any) -> No
             actor="t",
         )
     assert _status(engine, "NEW", "review_report") == "not_applicable"
+
+
+def test_a_sen2_reimport_never_erases_a_recorded_exception_ground(engine: Any) -> None:
+    """A SEN2 Week20 says at most that an exception applies: it cannot clear a ground (c) a
+    caseworker recorded, nor blur it to 'unspecified'; a file with a different ground changes it."""
+    from ehcp_workflow.db import record_event
+
+    case = {"request_received": "2025-09-01"}
+    with Session(engine) as session:
+        upsert_caseload(session, _one("X", frozenset(), **case), actor="t")
+        record_event(
+            session, "X", "exception_final_plan", "c", actor="cw", source="command:record", reason=""
+        )
+
+    def ground() -> object:
+        frame = load_caseload(engine).cases
+        return frame.loc[frame["case_ref"] == "X", "exception_final_plan"].iloc[0]
+
+    assert ground() == "c"
+    for offered in (None, "unspecified"):  # Week20 missing or 0, then Week20 = 1
+        again = _one("X", frozenset(), **case)
+        again.cases["exception_final_plan"] = pd.Series([offered], dtype="string").astype(
+            again.cases["exception_final_plan"].dtype
+        )
+        with Session(engine) as session:
+            upsert_caseload(session, again, actor="sen2")
+        assert ground() == "c", offered
+    assert _status(engine, "X", "final_plan") == "excepted"
+    other = _one("X", frozenset(), **case)
+    other.cases["exception_final_plan"] = pd.Series(["d"], dtype="string").astype(
+        other.cases["exception_final_plan"].dtype
+    )
+    with Session(engine) as session:
+        upsert_caseload(session, other, actor="csv")
+    assert ground() == "d"
