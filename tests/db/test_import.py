@@ -36,7 +36,7 @@ def _changed(make_caseload) -> Caseload:
     c1, c2 = cases.index[cases["case_ref"] == "C-001"][0], cases.index[cases["case_ref"] == "C-002"][0]
     cases.loc[c1, "plan_ceased"] = np.datetime64("2026-11-01", "s")
     cases.loc[c1, "review_outcome"] = "M"
-    cases.loc[c1, "exception_final_plan"] = pd.NA
+    cases.loc[c1, "exception_final_plan"] = "a"  # a different ground (an empty cell would not clear it)
     cases.loc[c2, "request_outcome"] = "Y"
     cases.loc[c2, "request_outcome_date"] = np.datetime64("2026-11-05", "s")
     paed = advice.index[advice["provider"] == "paediatrics"][0]
@@ -104,7 +104,7 @@ def test_changed_reimport_logs_exactly_the_changed_fields(engine, session, casel
     assert logged == {
         ("C-001", "plan_ceased"): ("2023-02-06", "2026-11-01"),
         ("C-001", "review_outcome"): ("A", "M"),
-        ("C-001", "exception_final_plan"): ("d", None),
+        ("C-001", "exception_final_plan"): ("d", "a"),
         ("C-002", "request_outcome"): ("A", "Y"),
         ("C-002", "request_outcome_date"): (None, "2026-11-05"),
         ("C-001", "advice.paediatrics.1.received"): ("2023-03-20", "2023-03-10"),
