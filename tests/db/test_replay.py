@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ehcp_workflow.core.caseload import Caseload, empty_cases
 from ehcp_workflow.core.catalogue import load_catalogue
 from ehcp_workflow.core.evaluator import evaluate_caseload
+from ehcp_workflow.core.statuses import STATUS_ORDER, Status
 from ehcp_workflow.db import load_caseload, record_event, request_advice, upsert_caseload
 
 START = dt.date(2025, 1, 6)
@@ -101,12 +102,21 @@ def _apply(session: Session, events: list[tuple[str, str, Any]]) -> None:
 
 
 def _night(caseload: Caseload, as_of: dt.date) -> list[tuple[object, ...]]:
-    """Every clock that applies that night (as the nightly stores them: absent means n/a, so a case
-    created later, with only not-applicable rows on an earlier night, is rightly absent)."""
-    frame = evaluate_caseload(caseload, CATALOGUE, as_of=as_of).to_frame()
-    frame = frame[frame["status"] != "not_applicable"]
-    cols = ["case_ref", "clock", "instance", "start_date", "due_date", "end_date", "status", "reason"]
-    return sorted(tuple(str(v) for v in row) for row in frame[cols].itertuples(index=False))
+    """Every clock instance that applies that night, as the evaluator returns it: dates, status,
+    reason code and the provenance the explanations are built from (so equal tuples mean equal
+    explanations). Not-applicable rows are left out, as the nightly stores them: a case created
+    later is rightly absent from an earlier night."""
+    ev = evaluate_caseload(caseload, CATALOGUE, as_of=as_of)
+    refs = ev.cases["case_ref"].to_numpy(dtype=object)
+    na = STATUS_ORDER.index(Status.NOT_APPLICABLE)
+    rows: list[tuple[object, ...]] = []
+    for cid, a in ev.clocks.items():
+        for i in np.flatnonzero(a.status != na):
+            dates = (str(a.start[i]), str(a.due[i]), str(a.end[i]))
+            verdict = (int(a.status[i]), a.reasons[a.reason[i]], int(a.exception[i]))
+            provenance = (int(a.start_from[i]), int(a.due_from[i]), int(a.end_from[i]))
+            rows.append((refs[a.case_index[i]], cid, a.instance[i], *dates, *verdict, *provenance))
+    return sorted(rows, key=str)
 
 
 @pytest.mark.slow
@@ -121,7 +131,7 @@ def test_a_year_recorded_night_by_night_replays_exactly(engine: Any) -> None:
                 recorded[night] = _night(load_caseload(engine), night)
     final = load_caseload(engine)
     assert len(final.review_history) >= 16  # two cycles per plan, each its own record
-    statuses = {row[6] for rows in recorded.values() for row in rows}
+    statuses = {STATUS_ORDER[int(str(row[6]))].value for rows in recorded.values() for row in rows}
     # the year exercised the rules: breaches, a window cut short, an exception from its start
     assert {"overdue", "met", "late", "pending", "cut_short", "excepted"} <= statuses
     mismatched = [night for night, rows in recorded.items() if _night(final, night) != rows]
