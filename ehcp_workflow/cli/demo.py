@@ -125,6 +125,24 @@ def demo(
     if artifact is not None and artifact.data:
         out.print(str(artifact.data), markup=False, highlight=False)
     _backlog_from_store(engine, day)
+    _next_steps(database, day, events)
+
+
+def _next_steps(database: Path, day: dt.date, events: Path) -> None:
+    """What to try next on the demo store (the commands a caseworker and a manager would run)."""
+    out.rule("Explore the demo store")
+    url = f"sqlite:///{database}"
+    lines = [
+        f"export EHCP_DATABASE_URL={url}",
+        f".venv/bin/ehcp case list --caseworker cw-001 --as-of {day}     # one caseworker's cases",
+        f".venv/bin/ehcp case show C0000004 --as-of {day}                # every clock and why",
+        f".venv/bin/ehcp backlog --as-of {day}",
+        f".venv/bin/ehcp nightly --as-of {day + dt.timedelta(days=1)}    # the next night, without Prefect",
+        ".venv/bin/ehcp dispatch --dry-run                                # what would be sent",
+        f".venv/bin/ehcp report --from 2025-12 --to 2026-11 --as-of {day} --output {database.parent}/reports",
+        f"# the review history the store was given: {events.name} (one row per event)",
+    ]
+    out.print("\n".join(lines), markup=False, highlight=False)
 
 
 def _utc_now() -> dt.datetime:
