@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from ehcp_workflow.event_names import DATE_EVENTS
+
 if TYPE_CHECKING:
     from ehcp_workflow.db import CaseRecord
     from ehcp_workflow.db.fields import FieldValue
@@ -77,25 +79,7 @@ HELP_EXCEPTION_CLOCKS: tuple[str, ...] = (
 )
 
 #: Events that set one date field and take no --value.
-DATE_ONLY: dict[CaseEvent, str] = {
-    E.request_received: "request_received",
-    E.draft_served: "draft_plan_served",
-    E.review_meeting: "review_meeting",
-    E.review_report: "review_report_sent",
-    E.amendment_notice: "amendment_notice",
-    E.amended_plan: "amended_plan_issued",
-    E.phase_transfer_due: "phase_transfer_due",
-    E.phase_transfer_final: "phase_transfer_final",
-    E.transfer_in_notice: "transfer_in_notice_sent",
-    E.transfer_out_aware: "transfer_out_aware",
-    E.transfer_out_move: "transfer_out_move",
-    E.transfer_out_completed: "transfer_out_completed",
-    E.reassessment_requested: "reassessment_requested",
-    E.reassessed_plan: "reassessed_plan_issued",
-    E.appealable_decision: "appealable_decision_date",
-    E.mediation_certificate: "mediation_certificate_date",
-    E.appeal_lodged: "appeal_lodged",
-}
+DATE_ONLY: dict[CaseEvent, str] = {CaseEvent(name): column for name, column in DATE_EVENTS.items()}
 
 #: What --value means for the events that take one (shown in --help and in errors).
 VALUE_HELP: dict[CaseEvent, str] = {

@@ -46,6 +46,7 @@ from ehcp_workflow.core.caseload import (
     normalise_cases,
     normalise_reviews,
 )
+from ehcp_workflow.event_names import DATE_EVENTS as RECORD_DATE_EVENTS
 from ehcp_workflow.importers.result import LoadedCaseload, ReadResult, finish_load
 from ehcp_workflow.importers.tabular_cells import control_character
 from ehcp_workflow.importers.values import date_window, parse_iso_date
@@ -58,27 +59,11 @@ _YES_NO = {"y": "Y", "yes": "Y", "n": "N", "no": "N"}
 _REVIEW = {"a": "A", "amend": "A", "c": "C", "cease": "C", "m": "M", "maintain": "M"}
 _PHASE = {k: k for k in ("school", "post16", "post16_other")}
 
-#: Events that set one date field (the names of ``ehcp case record``).
+#: Events that set one date field: ``ehcp case record``'s, and two that record a value beside it.
 DATE_EVENTS: dict[str, str] = {
-    "request-received": "request_received",
-    "draft-served": "draft_plan_served",
-    "review-meeting": "review_meeting",
-    "review-report": "review_report_sent",
-    "amendment-notice": "amendment_notice",
-    "amended-plan": "amended_plan_issued",
-    "phase-transfer-due": "phase_transfer_due",
-    "phase-transfer-final": "phase_transfer_final",
-    "transfer-in-notice": "transfer_in_notice_sent",
-    "transfer-out-aware": "transfer_out_aware",
-    "transfer-out-move": "transfer_out_move",
-    "transfer-out-completed": "transfer_out_completed",
-    "reassessment-requested": "reassessment_requested",
-    "reassessed-plan": "reassessed_plan_issued",
-    "appealable-decision": "appealable_decision_date",
-    "mediation-certificate": "mediation_certificate_date",
-    "appeal-lodged": "appeal_lodged",
-    "plan-ceased": "plan_ceased",
-    "transfer-in": "transfer_in_date",
+    **RECORD_DATE_EVENTS,
+    "plan-ceased": "plan_ceased",  # value: the reason
+    "transfer-in": "transfer_in_date",  # value: the council it came from
 }
 #: Events with a coded value: (date field, code field, accepted values).
 CODED_EVENTS: dict[str, tuple[str, str, dict[str, str]]] = {
