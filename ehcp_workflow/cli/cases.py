@@ -83,6 +83,7 @@ def show(
     settings = _settings()
     day = as_of_date(as_of, settings)
     with open_store(database_url) as engine:
+        case_ref = _resolve(engine, case_ref)
         caseload = load_case(engine, case_ref)
         with Session(engine) as session:
             events = case_events(session, case_ref)
@@ -91,6 +92,14 @@ def show(
     _print_clocks(evaluation)
     _print_explanations(evaluation)
     _print_events(events)
+
+
+def _resolve(engine: Engine, case_ref: str) -> str:
+    """The case's ref, accepting a SEN2 case's ``<UPN>/<n>`` for its pseudonym (see db.pseudonyms)."""
+    from ehcp_workflow.db.pseudonyms import resolve_case_ref
+
+    with engine.connect() as conn:
+        return resolve_case_ref(conn, case_ref)
 
 
 def _print_header(caseload: Caseload, ev: CaseExplanation) -> None:
@@ -416,6 +425,7 @@ def record(
     when = as_of_date(as_of, settings)
     who = Who(actor=actor_name(actor), source="command:record", reason=reason)
     with open_store(database_url) as engine:
+        case_ref = _resolve(engine, case_ref)
         before_caseload = load_case(engine, case_ref)
         values = cast("dict[str, FieldValue]", records(before_caseload.cases)[0])
         current = CaseRecord(case_ref, values)
@@ -582,6 +592,7 @@ def assign(
     if not caseworker.strip():
         raise typer.BadParameter("name the caseworker", param_hint="--caseworker")
     with open_store(database_url) as engine, Session(engine) as session:
+        case_ref = _resolve(engine, case_ref)
         try:
             current = get_case(session, case_ref)
             session.rollback()

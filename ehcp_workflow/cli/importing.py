@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -136,12 +138,29 @@ def import_file(
     ] = False,
     actor: ActorOption = None,
     reason: Annotated[str, typer.Option("--reason", help="Why, for the event log")] = "",
+    extract_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--extract-date",
+            formats=["%Y-%m-%d"],
+            help="The date the file's data was extracted (a SEN2 return's ReferenceDate is read from "
+            "the file). Cases the store holds newer data for are left alone",
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Apply an older file (by its extract date) over newer data in the store"
+        ),
+    ] = False,
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Import FILE into the case store: new cases are created, changed ones updated, all logged.
 
-    Re-importing the same file changes nothing. Any error refuses the whole file (one transaction)
-    and writes FILE.errors.csv beside it; --accept-valid imports the valid cases instead.
+    Re-importing the same file changes nothing. Any error refuses the whole file (one transaction,
+    a SEN2 return's personal fields included) and writes FILE.errors.csv beside it; --accept-valid
+    imports the valid cases instead. A file extracted before the store's newer data for a case
+    (a later return, a caseworker's change) leaves that case alone unless --force.
     """
     from sqlalchemy.orm import Session
 
@@ -174,20 +193,33 @@ def import_file(
             raise _refuse(file, problems, f"in {file.name} and no valid case")
 
         steps.step(f"Writing {len(caseload):,} case(s) to the store")
+        people = None
+        sen2 = detect_format(file) == "sen2"
+        if sen2:
+            # the personal fields a SEN2 export needs live only in the store's person table (the
+            # caseload never carries them, so they cannot reach an alert or a report); they are
+            # written in the same transaction as the cases, each change recorded without its value
+            from ehcp_workflow.exporters.sen2_people import read_sen2_people
+
+            people = read_sen2_people(file)
+            keep = people["person_ref"].isin(set(caseload.cases["person_ref"].dropna().astype(str)))
+            people = people.loc[keep.to_numpy(dtype=bool)]
+        if extract_date is not None:
+            caseload = replace(caseload, extract_date=extract_date.date())
         with Session(engine) as session:
             try:
-                summary = upsert_caseload(session, caseload, source=file.name, actor=who, reason=reason)
+                summary = upsert_caseload(
+                    session,
+                    caseload,
+                    source=file.name,
+                    actor=who,
+                    reason=reason,
+                    people=people,
+                    pseudonymise=sen2,
+                    force=force,
+                )
             except InputError as exc:  # the store's own check, in case it is stricter than ours
                 raise _refuse(file, [*problems, *exc.problems], f"in {file.name}") from None
-            if detect_format(file) == "sen2":
-                # the personal fields a SEN2 export needs live only in the store's person table
-                # (the caseload never carries them, so they cannot reach an alert or a report)
-                from ehcp_workflow.db import upsert_people
-                from ehcp_workflow.exporters.sen2_people import read_sen2_people
-
-                people = read_sen2_people(file)
-                keep = people["person_ref"].isin(set(caseload.cases["person_ref"].dropna().astype(str)))
-                upsert_people(session, people.loc[keep.to_numpy(dtype=bool)], actor=who)
 
     report = None
     if problems:
@@ -207,10 +239,21 @@ def _print_summary(file: Path, summary: ImportSummary, left_out: set[str], repor
         )
     elif report:
         err.print(f"Warnings written to {report}.", style="dim", highlight=False)
+    if summary.skipped_older:
+        n = len(summary.skipped_older)
+        shown = ", ".join(summary.skipped_older[:5]) + (f" and {n - 5:,} more" if n > 5 else "")
+        err.print(
+            Text(
+                f"{n:,} case(s) left as stored: the store holds data for them newer than this file "
+                f"(extracted {summary.extract_date}): {shown}. Use --force to apply the older file.",
+                style="yellow",
+            )
+        )
     if not summary.changed:
+        rest = "the other" if summary.skipped_older else "all"
         out.print(
             Text(
-                f"No changes: all {summary.unchanged:,} case(s) in {file.name} already match the store "
+                f"No changes: {rest} {summary.unchanged:,} case(s) in {file.name} already match the store "
                 "(nothing was written)."
             )
         )
@@ -226,10 +269,16 @@ def _print_summary(file: Path, summary: ImportSummary, left_out: set[str], repor
             f"Advice requests: {summary.advice_created:,} added, {summary.advice_updated:,} corrected, "
             f"{summary.advice_removed:,} removed."
         )
-    if summary.fields_changed:
+    if summary.people_created or summary.people_updated:
+        out.print(
+            f"People: {summary.people_created:,} added, personal details changed for "
+            f"{summary.people_updated:,} (each change is in the event log, its value withheld)."
+        )
+    case_fields = {k: v for k, v in summary.fields_changed.items() if not k.startswith("person.")}
+    if case_fields:
         table = Table(title="Fields changed in existing cases", header_style="bold")
         table.add_column("field")
         table.add_column("cases", justify="right")
-        for name, count in sorted(summary.fields_changed.items(), key=lambda kv: (-kv[1], kv[0])):
+        for name, count in sorted(case_fields.items(), key=lambda kv: (-kv[1], kv[0])):
             table.add_row(Text(name), f"{count:,}")
         out.print(table)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from enum import StrEnum
 from typing import Self
 
@@ -199,6 +200,9 @@ class Caseload:
     #: has no event for are ``unrecorded`` (kept as stored), but it does not become the cases'
     #: provenance: what their own source records is still what their clocks are judged on.
     partial: bool = False
+    #: The date the source's data was extracted (a SEN2 return's ReferenceDate), when it says. A
+    #: store never lets an older extract overwrite what a newer one (or a caseworker) recorded.
+    extract_date: date | None = None
 
     def __post_init__(self) -> None:
         if self.reviews is None:

@@ -16,7 +16,6 @@ Modules: ``models`` (tables), ``engine`` (engines, write lock), ``migrate`` (Ale
 """
 
 from ehcp_workflow.db.dao import (
-    PERSON_FIELDS,
     assign_case,
     get_case,
     list_cases,
@@ -35,6 +34,7 @@ from ehcp_workflow.db.migrate import (
     upgrade_database,
 )
 from ehcp_workflow.db.outbox import alert_key, enqueue_alerts
+from ehcp_workflow.db.people import PERSON_FIELDS
 from ehcp_workflow.db.read import caseload_from_connection, load_caseload
 from ehcp_workflow.db.records import AdviceRecord, CaseRecord
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from ehcp_workflow.core.caseload import ADVICE_PROVIDERS, EXCEPTION_GROUNDS, exception_column
@@ -33,15 +33,15 @@ from ehcp_workflow.db.fields import (
     check_value,
     parse_advice_field,
 )
-from ehcp_workflow.db.read import PERSON, read_advice, read_cases
-from ehcp_workflow.db.records import AdviceRecord, CaseRecord, python_values, records_from_frames
+from ehcp_workflow.db.people import write_people
+from ehcp_workflow.db.read import read_advice, read_cases
+from ehcp_workflow.db.records import AdviceRecord, CaseRecord, records_from_frames
 from ehcp_workflow.db.types import utcnow
 from ehcp_workflow.db.write import (
     Changes,
     WriteContext,
     apply_advice,
     apply_cases,
-    execute_many,
     write_events,
 )
 from ehcp_workflow.problems import InputError, Problem
@@ -58,19 +58,6 @@ __all__ = [
 
 _T = TypeVar("_T")
 _KINDS: dict[str, Kind] = {name: spec.kind for name, spec in FIELDS.items()}
-
-#: Personal fields of :class:`~ehcp_workflow.db.models.Person` that :func:`upsert_people` writes.
-PERSON_FIELDS: tuple[str, ...] = (
-    "upn",
-    "uln",
-    "upn_unknown",
-    "surname",
-    "forename",
-    "birth_date",
-    "sex",
-    "ethnicity",
-    "postcode",
-)
 
 
 def _records(conn: Connection, **filters: Any) -> list[CaseRecord]:
@@ -317,46 +304,15 @@ def request_advice(
 
 
 def upsert_people(session: Session, people: pd.DataFrame, *, actor: str) -> int:
-    """Store the personal details SEN2 needs, keyed by ``person_ref``; return how many rows were written.
+    """Store the personal details SEN2 needs, keyed by ``person_ref``, in a transaction of their own.
 
-    ``people`` has a ``person_ref`` column and any of :data:`PERSON_FIELDS` (dates as datetime64).
-    These values are deliberately *not* copied into the event log, which is read far more widely
-    than the person table; ``actor`` is accepted for the audit trail of callers that keep one.
+    Only for callers that have no import to join: an import writes people in its own transaction
+    (``upsert_caseload(..., people=...)``), with each change recorded. Returns the rows written.
     """
     del actor  # kept in the signature so every write function names who did it
-    columns = [c for c in PERSON_FIELDS if c in people.columns]
-    frame = (
-        people[["person_ref", *columns]]
-        .dropna(subset=["person_ref"])
-        .drop_duplicates("person_ref", keep="last")
-    )
-    if not len(frame):
-        return 0
 
     def work(conn: Connection) -> int:
-        refs = frame["person_ref"].astype(str).tolist()
-        existing: dict[str, int] = {}
-        for start in range(0, len(refs), 5000):
-            stmt = select(PERSON.c.person_ref, PERSON.c.id).where(
-                PERSON.c.person_ref.in_(refs[start : start + 5000])
-            )
-            existing |= {r.person_ref: r.id for r in conn.execute(stmt)}
-        values = {c: python_values(frame[c], Kind.DATE if c == "birth_date" else Kind.TEXT) for c in columns}
-        rows = [dict(zip(values, vals, strict=True)) for vals in zip(*values.values(), strict=True)] or [
-            {} for _ in refs
-        ]
-        now = utcnow()
-        new = [{"person_ref": r, **row} for r, row in zip(refs, rows, strict=True) if r not in existing]
-        old = [
-            {"b_id": existing[r], **row, "updated_at": now}
-            for r, row in zip(refs, rows, strict=True)
-            if r in existing
-        ]
-        if new:
-            execute_many(conn, insert(PERSON), new)
-        if old and columns:
-            targets: dict[str, Any] = {c: bindparam(c) for c in [*columns, "updated_at"]}
-            execute_many(conn, update(PERSON).where(PERSON.c.id == bindparam("b_id")).values(targets), old)
-        return len(new) + (len(old) if columns else 0)
+        changes = write_people(conn, people)
+        return changes.created + changes.updated
 
     return _unit_of_work(session, work)

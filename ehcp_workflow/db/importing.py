@@ -10,11 +10,12 @@ file are left alone (an import may cover one team). The whole import is one tran
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ehcp_workflow.core.caseload import (
@@ -29,10 +30,13 @@ from ehcp_workflow.core.caseload import (
 )
 from ehcp_workflow.db.engine import write_connection
 from ehcp_workflow.db.fields import CASELOAD_FIELDS, FIELDS, Kind
-from ehcp_workflow.db.read import CASE, IMPORT, read_advice, read_cases
+from ehcp_workflow.db.people import PeopleChanges, write_people
+from ehcp_workflow.db.pseudonyms import pseudonymise as pseudonymise_caseload
+from ehcp_workflow.db.read import CASE, IMPORT, IN_CHUNK, read_advice, read_cases
 from ehcp_workflow.db.review_history import apply_review_history
 from ehcp_workflow.db.types import utcnow
 from ehcp_workflow.db.write import (
+    EVENT,
     EventRows,
     WriteContext,
     apply_advice,
@@ -58,6 +62,13 @@ class ImportSummary:
     events: int = 0
     #: The ``import_batch`` row, or None when nothing changed (a no-op import leaves no trace).
     import_id: int | None = None
+    #: People created and people whose personal fields changed (values never reported).
+    people_created: int = 0
+    people_updated: int = 0
+    #: Cases left as stored because the store holds newer data for them than this file's extract
+    #: date (a later import, or a caseworker's change after it); ``--force`` applies them anyway.
+    skipped_older: tuple[str, ...] = ()
+    extract_date: date | None = None
 
     @property
     def changed(self) -> bool:
@@ -208,7 +219,15 @@ def _working(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def upsert_caseload(
-    session: Session, caseload: Caseload, *, source: str | None = None, actor: str, reason: str = ""
+    session: Session,
+    caseload: Caseload,
+    *,
+    source: str | None = None,
+    actor: str,
+    reason: str = "",
+    people: pd.DataFrame | None = None,
+    pseudonymise: bool = False,
+    force: bool = False,
 ) -> ImportSummary:
     """Merge ``caseload`` into the store in one transaction (committed here) and say what changed.
 
@@ -216,6 +235,11 @@ def upsert_caseload(
     Columns in ``caseload.unrecorded`` keep their stored values (the source cannot speak for them),
     and stored advice is left alone when ``"advice"`` is unrecorded; otherwise the caseload's advice
     rows replace the stored ones of its cases.
+    ``people`` (``person_ref`` and personal fields) are written in the same transaction, each
+    change recorded without its value (:mod:`ehcp_workflow.db.people`). ``pseudonymise`` renames
+    cases named after a person's UPN/ULN to their pseudonym first (:mod:`ehcp_workflow.db.pseudonyms`).
+    A caseload with an ``extract_date`` leaves alone the cases the store knows newer data for
+    (changed by an import extracted later, or by a person after that date) unless ``force``.
     Raises :class:`~ehcp_workflow.problems.InputError` listing every reference or code the schema
     would refuse, before anything is written. Re-importing the same caseload changes nothing and
     returns a summary with ``changed`` False.
@@ -225,10 +249,30 @@ def upsert_caseload(
     problems = validate_caseload(caseload.cases, caseload.advice, caseload.source or source)
     if problems:
         raise InputError(problems)
-    cases = _working(normalise_cases(caseload.cases)[list(CASE_COLUMNS)])
-    advice = _working(normalise_advice(caseload.advice)[list(ADVICE_COLUMNS)])
     try:
-        summary = _upsert(session, cases, advice, caseload, source=source, actor=actor, reason=reason)
+        conn = write_connection(session)
+        names: dict[str, str] = {}
+        if pseudonymise:
+            caseload, names = pseudonymise_caseload(conn, caseload)
+        skipped: tuple[str, ...] = ()
+        if caseload.extract_date is not None and not force:
+            newer = _newer_in_store(conn, caseload.cases["case_ref"].dropna().tolist(), caseload.extract_date)
+            if newer:
+                keep = ~caseload.cases["case_ref"].isin(newer).to_numpy(dtype=bool, na_value=False)
+                if people is not None:  # the people of skipped cases are left as stored too
+                    gone = set(caseload.cases.loc[~keep, "person_ref"].dropna()) - set(
+                        caseload.cases.loc[keep, "person_ref"].dropna()
+                    )
+                    named = people["person_ref"].map(lambda r: names.get(r, r))
+                    people = people.loc[~named.isin(gone).to_numpy(dtype=bool, na_value=False)]
+                caseload = caseload.subset(keep)
+                skipped = tuple(sorted(newer))
+        cases = _working(normalise_cases(caseload.cases)[list(CASE_COLUMNS)])
+        advice = _working(normalise_advice(caseload.advice)[list(ADVICE_COLUMNS)])
+        summary = _upsert(
+            session, cases, advice, caseload, source=source, actor=actor, reason=reason, people=people
+        )
+        summary = replace(summary, skipped_older=skipped, extract_date=caseload.extract_date)
         session.commit()
     except BaseException:
         session.rollback()
@@ -245,6 +289,7 @@ def _upsert(
     source: str,
     actor: str,
     reason: str,
+    people: pd.DataFrame | None = None,
 ) -> ImportSummary:
     conn = write_connection(session)
     now = utcnow()
@@ -258,6 +303,7 @@ def _upsert(
         "actor": actor,
         "reason": reason,
         "imported_at": now,
+        "extract_date": caseload.extract_date,
     }
     import_id = conn.execute(insert(IMPORT).returning(IMPORT.c.id), batch).scalar_one()
     ctx = WriteContext(
@@ -280,6 +326,14 @@ def _upsert(
     history = EventRows(ctx)  # the review cycles before the latest, when the source carries them
     touched |= apply_review_history(conn, caseload.review_history, changes, history)
     changes.events.append(history)
+    personal = PeopleChanges()
+    if people is not None:
+        person_events = EventRows(ctx)
+        personal = write_people(conn, people, person_events)
+        changes.events.append(person_events)
+        touched |= _case_refs_of(conn, personal.changed_ids)
+        for name, n in personal.fields_changed.items():
+            changes.fields_changed[f"person.{name}"] += n
     advice_only = sorted(touched - set(changes.created) - set(changes.updated))
     if advice_only:
         stmt = update(CASE).where(CASE.c.case_ref == bindparam("b_ref"))
@@ -310,4 +364,47 @@ def _upsert(
         advice_removed=changes.advice_removed,
         events=changes.event_count,
         import_id=import_id,
+        people_created=personal.created,
+        people_updated=personal.updated,
     )
+
+
+def _newer_in_store(conn: Connection, refs: list[str], extract_date: date) -> set[str]:
+    """The cases among ``refs`` whose stored data is newer than a file extracted on ``extract_date``.
+
+    Newer means: last changed by an import extracted after that date, or changed by a person
+    (``ehcp case record`` and other commands) after the end of that day. Cases never stored, and
+    cases whose imports did not say when they were extracted, are not newer.
+    """
+    after = datetime.combine(extract_date, time.max).replace(tzinfo=UTC)
+    newer: set[str] = set()
+    for start in range(0, len(refs), IN_CHUNK):
+        chunk = refs[start : start + IN_CHUNK]
+        by_import = (
+            select(CASE.c.case_ref)
+            .join(IMPORT, IMPORT.c.id == CASE.c.last_import_id)
+            .where(CASE.c.case_ref.in_(chunk), IMPORT.c.extract_date > extract_date)
+        )
+        by_person = (
+            select(CASE.c.case_ref)
+            .join(EVENT, EVENT.c.case_id == CASE.c.id)
+            .where(
+                CASE.c.case_ref.in_(chunk),
+                EVENT.c.source.like("command:%"),
+                EVENT.c.recorded_at > after,
+            )
+            .distinct()
+        )
+        newer |= {row[0] for row in conn.execute(by_import)}
+        newer |= {row[0] for row in conn.execute(by_person)}
+    return newer
+
+
+def _case_refs_of(conn: Connection, person_ids: set[int]) -> set[str]:
+    """The case refs of the people ``person_ids`` (an import that changed only personal fields)."""
+    ids = sorted(person_ids)
+    refs: set[str] = set()
+    for start in range(0, len(ids), IN_CHUNK):
+        stmt = select(CASE.c.case_ref).where(CASE.c.person_id.in_(ids[start : start + IN_CHUNK]))
+        refs |= {row[0] for row in conn.execute(stmt)}
+    return refs

@@ -82,6 +82,10 @@ class Person(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     person_ref: str = Field(unique=True, nullable=False)
+    #: The stable, pseudonymous reference that stands for this person in case refs, alerts, logs
+    #: and artifacts (a keyed hash of ``person_ref``; see :mod:`ehcp_workflow.db.pseudonyms`). A
+    #: UPN or ULN never leaves the store except in a SEN2 export; this column is the mapping back.
+    pseudonym: str | None = Field(default=None, unique=True)
     upn: str | None = Field(default=None, index=True)
     uln: str | None = Field(default=None, index=True)
     upn_unknown: str | None = None
@@ -93,6 +97,19 @@ class Person(SQLModel, table=True):
     postcode: str | None = None
     created_at: datetime = _created_at()
     updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class StoreKey(SQLModel, table=True):
+    """Secrets that belong to this store alone, created once by the migration that needs them.
+
+    ``pseudonym`` keys the hash that turns a UPN or ULN into a case reference: without it a
+    pseudonym cannot be recomputed from a guessed UPN, and it never leaves the database.
+    """
+
+    __tablename__ = "store_key"
+
+    name: str = Field(primary_key=True)
+    value: str = Field(nullable=False)
 
 
 class ImportBatch(SQLModel, table=True):
@@ -116,6 +133,10 @@ class ImportBatch(SQLModel, table=True):
     actor: str = Field(nullable=False)
     reason: str = Field(default="", nullable=False, sa_column_kwargs={"server_default": ""})
     imported_at: datetime = _created_at()
+    #: The date the source's data was extracted (a SEN2 return's ReferenceDate, ``--extract-date``
+    #: for other files). An import older than the one that last changed a case never overwrites it
+    #: without ``--force``. NULL: the source did not say.
+    extract_date: date | None = None
     cases_created: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
     cases_updated: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
     cases_unchanged: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})

@@ -133,6 +133,8 @@ def case_select(dialect: str, *, with_ids: bool = False, with_extras: bool = Fal
         spec = FIELDS[name]
         table = exceptions[spec.clock] if spec.clock is not None else sources[spec.table]
         column = table.c[spec.column]
+        if name == "person_ref":  # a SEN2 child is known by pseudonym outside the person table
+            column = func.coalesce(PERSON.c.pseudonym, PERSON.c.person_ref)
         if spec.kind is Kind.DATE:
             column = _epoch_days(column, dialect)
         columns.append(column.label(name))

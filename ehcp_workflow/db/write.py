@@ -130,6 +130,9 @@ def _person_ids(conn: Connection, refs: Iterable[str]) -> dict[str, int]:
     wanted = sorted(set(refs))
     found = _ids_by_key(conn, PERSON, "person_ref", wanted)
     missing = [ref for ref in wanted if ref not in found]
+    if missing:  # a SEN2 child is named by pseudonym (ehcp_workflow.db.pseudonyms)
+        found |= _ids_by_key(conn, PERSON, "pseudonym", missing)
+        missing = [ref for ref in wanted if ref not in found]
     if missing:
         execute_many(conn, insert(PERSON), [{"person_ref": ref} for ref in missing])
         found |= _ids_by_key(conn, PERSON, "person_ref", missing)

@@ -4,8 +4,8 @@ The project's SEN2 importer (:mod:`ehcp_workflow.importers.sen2`) deliberately n
 birth dates, sex, ethnicity or postcodes: the caseload it builds travels to alerts and reports.
 The store's ``person`` table is the one place those fields may live, and a SEN2 export reads them
 from there. :func:`read_sen2_people` is the narrow reader that takes them from a return for
-:func:`~ehcp_workflow.db.upsert_people`, and :func:`import_sen2` does what an import command does
-with a return: cases through the importer and ``upsert_caseload``, people through ``upsert_people``.
+:func:`~ehcp_workflow.db.upsert_caseload`, and :func:`import_sen2` does what an import command
+does with a return: cases and people in one transaction, cases named by pseudonym.
 
 The person reference is the importer's (UPN, else ULN, else ``person-<n>`` for the n-th Person of
 the file), so the two halves meet on the same ``person`` row. The file is streamed with
@@ -25,8 +25,9 @@ import pandas as pd
 from defusedxml.ElementTree import iterparse
 from sqlalchemy.orm import Session
 
-from ehcp_workflow.db import ImportSummary, upsert_caseload, upsert_people
+from ehcp_workflow.db import ImportSummary, upsert_caseload
 from ehcp_workflow.importers.sen2 import load_sen2
+from ehcp_workflow.importers.values import date_window, parse_iso_date
 
 PathLike = str | os.PathLike[str]
 
@@ -92,12 +93,18 @@ def read_sen2_people(path: PathLike) -> pd.DataFrame:
 
 
 def _date(text: str | None) -> date | None:
+    """A plausible birth date (the importer's window, not in the future), else None.
+
+    The importer warns about the others (``sen2-birth-date``); a source system's ``0001-01-01``
+    placeholder must not reach the store as if it were a date of birth.
+    """
     if text is None:
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
+    day = parse_iso_date(text)
+    if day is None:
         return None
+    window = date_window()
+    return day if window.earliest <= day <= date.today() else None
 
 
 def import_sen2(
@@ -107,18 +114,26 @@ def import_sen2(
     actor: str,
     source: str | None = None,
     accept_valid: bool = False,
+    force: bool = False,
 ) -> tuple[ImportSummary, int]:
-    """Import the SEN2 return at ``path`` into the store: cases, then the people's personal fields.
+    """Import the SEN2 return at ``path`` into the store: cases and people's personal fields, at once.
 
     Cases go through :func:`~ehcp_workflow.importers.sen2.load_sen2` (the project's policy: any
     error refuses the file, or with ``accept_valid`` the cases with errors are left out) and
-    :func:`~ehcp_workflow.db.upsert_caseload`; the personal fields of the people whose cases were
-    loaded through :func:`~ehcp_workflow.db.upsert_people`. Returns the import summary and the
-    number of person rows written.
+    :func:`~ehcp_workflow.db.upsert_caseload`, with the personal fields of the people whose cases
+    were loaded, in one transaction; cases are named by pseudonym, never by UPN. Returns the import
+    summary and the number of people created or changed.
     """
     loaded = load_sen2(path, accept_valid=accept_valid)
-    summary = upsert_caseload(session, loaded, source=source or Path(path).name, actor=actor)
     people = read_sen2_people(path)
     keep = people["person_ref"].isin(set(loaded.cases["person_ref"].dropna().astype(str)))
-    written = upsert_people(session, people.loc[keep.to_numpy(dtype=bool)], actor=actor)
-    return summary, written
+    summary = upsert_caseload(
+        session,
+        loaded,
+        source=source or Path(path).name,
+        actor=actor,
+        people=people.loc[keep.to_numpy(dtype=bool)],
+        pseudonymise=True,
+        force=force,
+    )
+    return summary, summary.people_created + summary.people_updated

@@ -47,7 +47,7 @@ from ehcp_workflow.importers.sen2_rules import (
 )
 from ehcp_workflow.importers.sen2_schema import MAPPED, SCHEMA, SUPPORTED_YEARS, WEEK20_COLUMN, Kind, spelling
 from ehcp_workflow.importers.sen2_xml import FatalXmlError, HeaderEvent, Node, PersonEvent, stream
-from ehcp_workflow.importers.values import DateWindow, date_seconds, date_window
+from ehcp_workflow.importers.values import DateWindow, date_seconds, date_window, parse_iso_date
 from ehcp_workflow.problems import InputError, Problem, Severity
 
 PathLike = str | os.PathLike[str]
@@ -133,6 +133,7 @@ def is_sen2(path: PathLike) -> bool:
 class _Header:
     year: int
     la: str | None
+    reference_date: date | None = None
 
 
 class _Columns:
@@ -336,6 +337,7 @@ class _Reader:
             advice=empty_advice(),
             unrecorded=unrecorded_for(year),
             source=f"sen2:{self.header.year}",
+            extract_date=self.header.reference_date,
         )
         return ReadResult(caseload, self.problems, frozenset(self.columns.rejected), file_errors=False)
 
@@ -456,4 +458,6 @@ def _read_header(header: Node, file: str, problems: list[Problem]) -> _Header:
                 "sen2-la",
             )
         )
-    return _Header(year, la)
+    ref_node = details.first("referencedate") if details is not None else None
+    reference_date = parse_iso_date(ref_node.text) if ref_node is not None and ref_node.text else None
+    return _Header(year, la, reference_date)

@@ -142,3 +142,39 @@ def stored_refs(url: str) -> list[str]:
         return [str(r) for r in load_caseload(engine).cases["case_ref"]]
     finally:
         engine.dispose()
+
+
+def source_refs(url: str) -> list[str]:
+    """The stored case refs as the source named them: a SEN2 case's pseudonym back to its UPN/ULN."""
+    import sqlalchemy as sa
+
+    from ehcp_workflow.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT c.case_ref, p.person_ref, p.pseudonym FROM ehcp_case c "
+                    "LEFT JOIN person p ON p.id = c.person_id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return [
+        person + ref[len(name) :] if name and ref.startswith(name + "/") else ref
+        for ref, person, name in rows
+    ]
+
+
+def stored_ref(url: str, ref: str) -> str:
+    """The store's ref of the case a source calls ``ref`` (a SEN2 ``<UPN>/<n>`` -> its pseudonym)."""
+    from ehcp_workflow.db import make_engine
+    from ehcp_workflow.db.pseudonyms import resolve_case_ref
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return resolve_case_ref(conn, ref)
+    finally:
+        engine.dispose()

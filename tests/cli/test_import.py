@@ -10,7 +10,7 @@ import pandas as pd
 
 from ehcp_workflow.cli.importing import REPORT_COLUMNS, _drop_rejected, report_path, write_report
 from ehcp_workflow.problems import Problem, Severity
-from tests.cli.conftest import CSV_ROWS, FIXTURES, events_of, stored_refs, write_csv
+from tests.cli.conftest import CSV_ROWS, FIXTURES, events_of, source_refs, stored_refs, write_csv
 
 
 def _report(path: Path) -> list[dict[str, str]]:
@@ -44,8 +44,9 @@ def test_a_bad_file_is_refused_with_a_report_and_nothing_imported(ehcp, url, tmp
     # --accept-valid imports the valid cases and reports the rest (report rewritten)
     result = ehcp("import", str(bad), "--accept-valid")
     assert result.exit_code == 0, result.output
-    refs = stored_refs(url)
+    refs = source_refs(url)
     assert "A999260000401/2" in refs and "K999260000407/1" in refs
+    assert not any("A999260000401" in ref for ref in stored_refs(url))  # the store names cases by pseudonym
     assert "A999260000401/1" not in refs and "P999260000402/1" not in refs
     assert "case(s) left out because of errors" in result.output
     assert len(_report(report_path(bad))) == len(rows)

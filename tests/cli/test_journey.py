@@ -9,7 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner, Result
 
 from ehcp_workflow.cli import app
-from tests.cli.conftest import events_of, stored_refs
+from ehcp_workflow.db import head_revision
+from tests.cli.conftest import events_of, stored_ref, stored_refs
 
 CASE = "J999400012003/1"  # spec example person 3: assessment agreed 14 Nov 2025, plan awaited
 
@@ -29,12 +30,13 @@ def test_caseworker_journey(db_url: str, sen2_file: Path) -> None:
     assert result.exit_code == 2 and "ehcp db upgrade" in result.output
     result = ehcp("db", "upgrade")
     assert result.exit_code == 0, result.output
-    assert "at revision 0001" in result.output
+    head = head_revision()
+    assert f"at revision {head}" in result.output
     result = ehcp("db", "status")
-    assert result.exit_code == 0 and "revision 0001; this code needs 0001" in result.output
+    assert result.exit_code == 0 and f"revision {head}; this code needs {head}" in result.output
     result = ehcp("db", "upgrade")
     assert result.exit_code == 0
-    assert "already at revision 0001" in result.output and "nothing to do" in result.output
+    assert f"already at revision {head}" in result.output and "nothing to do" in result.output
 
     result = ehcp("import", str(sen2_file), "--actor", "importer")
     assert result.exit_code == 0, result.output
@@ -59,13 +61,13 @@ def test_caseworker_journey(db_url: str, sen2_file: Path) -> None:
     assert "annual_review (review 1): no plan" in text  # not applicable, and why
     assert "review_report" not in text  # no review cycle yet: no review clocks at all
     assert "request_received" in text and "— → 2025-10-06" in text and "return-2026.xml" in text
-    imported = len(events_of(db_url, CASE))
+    imported = len(events_of(db_url, stored_ref(db_url, CASE)))
 
     # Re-importing the same return changes nothing, and says so.
     result = ehcp("import", str(sen2_file))
     assert result.exit_code == 0, result.output
     assert "No changes: all 5 case(s) in return-2026.xml already match the store" in result.output
-    assert len(events_of(db_url, CASE)) == imported
+    assert len(events_of(db_url, stored_ref(db_url, CASE))) == imported
 
     # Record the decision not to issue: the clocks that changed are shown.
     result = ehcp(
@@ -91,7 +93,7 @@ def test_caseworker_journey(db_url: str, sen2_file: Path) -> None:
     assert "Backlog: within_20, 14 weeks → not open." in result.output
 
     # The change is in the case's log, with who, where from and why.
-    events = events_of(db_url, CASE)
+    events = events_of(db_url, stored_ref(db_url, CASE))
     assert len(events) == imported + 2
     assert {(e.field, e.old_value, e.new_value) for e in events[-2:]} == {
         ("assessment_outcome", "A", "N"),
@@ -105,9 +107,13 @@ def test_caseworker_journey(db_url: str, sen2_file: Path) -> None:
     assert "command:record" in result.output and "panel of 9 January" in result.output
     assert "Backlog: not an open request" in result.output
 
-    # The store's merge rule is "the file wins": importing the (older) return again puts its values
-    # back. The command says exactly what that changed, so it cannot happen unnoticed.
+    # The return was extracted before alice's change: importing it again leaves her decision as
+    # recorded, and says so; only --force puts the file's older values back, and says what changed.
     result = ehcp("import", str(sen2_file))
+    assert result.exit_code == 0, result.output
+    assert "1 case(s) left as stored" in result.output and "--force" in result.output
+    assert len(events_of(db_url, stored_ref(db_url, CASE))) == imported + 2
+    result = ehcp("import", str(sen2_file), "--force")
     assert result.exit_code == 0, result.output
     assert "0 created, 1 updated, 4 unchanged; 2 event(s) logged" in result.output
     fields = result.output.split("Fields changed in existing cases")[1]

@@ -20,6 +20,7 @@ from ehcp_workflow.db import (
 from ehcp_workflow.db.migrate import MIGRATIONS_DIR, alembic_config
 
 TABLES = {
+    "store_key",
     "person",
     "import_batch",
     "ehcp_case",
@@ -97,3 +98,57 @@ def test_event_log_is_append_only(engine: sa.Engine, session, caseload) -> None:
     for statement in ("UPDATE event_log SET actor = 'mallory'", "DELETE FROM event_log"):
         with engine.connect() as conn, pytest.raises(sa.exc.DatabaseError, match="append-only"):
             conn.execute(sa.text(statement))
+
+
+def test_0002_renames_sen2_cases_and_their_alerts_by_pseudonym(db_url: str) -> None:
+    """A store that named SEN2 cases by UPN keeps their history and alerts under the pseudonym."""
+    from ehcp_workflow.db.pseudonyms import pseudonym
+
+    upgrade_database(db_url, revision="0001")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO person (person_ref, created_at) VALUES ('A999260000401', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                sa.text("INSERT INTO person (person_ref, created_at) VALUES ('P-7', CURRENT_TIMESTAMP)")
+            )
+            for ref, person in (("A999260000401/2", "A999260000401"), ("C0000007", "P-7")):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO ehcp_case (case_ref, person_id, created_at) "
+                        "SELECT :ref, id, CURRENT_TIMESTAMP FROM person WHERE person_ref = :person"
+                    ),
+                    {"ref": ref, "person": person},
+                )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO alert (alert_key, case_ref, clock, kind, episode, recipient, status, attempts, "
+                    "created_at, subject, body) VALUES ('A999260000401%2F2/final_plan/overdue/2026-01-05', "
+                    "'A999260000401/2', 'final_plan', 'overdue', '2026-01-05', 'caseworker:x', 'queued', 0, "
+                    "CURRENT_TIMESTAMP, 'A999260000401/2 overdue', 'A999260000401/2: final plan overdue 3 days')"
+                )
+            )
+        upgrade_database(db_url)
+        with engine.connect() as conn:
+            key = bytes.fromhex(
+                conn.execute(sa.text("SELECT value FROM store_key WHERE name = 'pseudonym'")).scalar_one()
+            )
+            cases = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT p.person_ref, c.case_ref FROM ehcp_case c JOIN person p ON p.id = c.person_id"
+                    )
+                ).all()
+            )
+            alert = conn.execute(sa.text("SELECT alert_key, case_ref, subject, body FROM alert")).one()
+    finally:
+        engine.dispose()
+    name = pseudonym(key, "A999260000401")
+    assert cases == {"A999260000401": f"{name}/2", "P-7": "C0000007"}  # a council's own refs are kept
+    assert alert.case_ref == f"{name}/2"
+    assert alert.alert_key == f"{name}%2F2/final_plan/overdue/2026-01-05"
+    assert "A999260000401" not in alert.subject + alert.body

@@ -43,6 +43,9 @@ UNASSIGNED = ("C0000010", "C0000048")
 #: Personal data the store holds (the ``person`` table) and no message may ever carry.
 FORENAMES = ("Amelia", "Oluwaseun", "Ffion", "Zbigniew", "Marigold")
 SURNAMES = ("Hartley-Jones", "Featherstonehaugh", "Okonkwo", "Przybylski", "Quennell")
+#: Identifiers: UPNs (13 characters, check letter first) and ULNs (10 digits) are personal too.
+UPNS = ("A999260000401", "K999260000407", "C201250000301")
+ULNS = ("9999999991", "9999999982")
 #: Birth dates in 2006-2008: older than any date the demo council's clocks can show (its requests
 #: start in 2013), so a date in a message that matches one is a leak, not a coincidence.
 BIRTH_DATES = tuple(dt.date(2006, 1, 9) + dt.timedelta(days=97 * i) for i in range(11))
@@ -81,6 +84,8 @@ def people(caseload: Caseload) -> pd.DataFrame:
             "surname": [SURNAMES[i % len(SURNAMES)] for i in range(len(refs))],
             "birth_date": pd.to_datetime([BIRTH_DATES[i % len(BIRTH_DATES)] for i in range(len(refs))]),
             "postcode": ["ZZ99 3WZ"] * len(refs),
+            "upn": [UPNS[i % len(UPNS)] for i in range(len(refs))],
+            "uln": [ULNS[i % len(ULNS)] for i in range(len(refs))],
         }
     )
 
@@ -200,7 +205,7 @@ def date_spellings(day: dt.date) -> tuple[str, ...]:
 
 def personal_data_texts() -> list[str]:
     """Every personal value loaded by :func:`people`, as it might be written."""
-    texts = [*FORENAMES, *SURNAMES, *(s.split("-")[0] for s in SURNAMES), "ZZ99 3WZ"]
+    texts = [*FORENAMES, *SURNAMES, *(s.split("-")[0] for s in SURNAMES), "ZZ99 3WZ", *UPNS, *ULNS]
     for day in BIRTH_DATES:
         texts.extend(date_spellings(day))
     return texts

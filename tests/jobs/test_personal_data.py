@@ -1,4 +1,4 @@
-"""No child's name, birth date or postcode in anything the jobs send, queue or publish.
+"""No child's name, birth date, postcode, UPN or ULN in anything the jobs send, queue or publish.
 
 The store holds them (the ``person`` table, loaded with ``upsert_people``); every outbox row, every
 message handed to the notifier (digests, escalations, a delivery-failing alert, the weekly summary),
@@ -74,7 +74,7 @@ def test_no_personal_data_leaves_the_store(store: Engine, tmp_path: Path) -> Non
     assert_no_personal_data([week.report.html.read_text(encoding="utf-8")], where="the weekly report")
 
 
-@pytest.mark.parametrize("text", ["Hartley-Jones", "2006-01-09", "9 Jan 2006"])
+@pytest.mark.parametrize("text", ["Hartley-Jones", "2006-01-09", "9 Jan 2006", "K999260000407", "9999999982"])
 def test_the_check_would_catch_a_leak(text: str) -> None:
     with pytest.raises(AssertionError, match="personal data"):
         assert_no_personal_data([f"C0000001 ({text}): review overdue"], where="a message")
