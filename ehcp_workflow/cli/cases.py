@@ -56,6 +56,10 @@ case_app = typer.Typer(
 MISSING = "—"
 
 
+#: SEN2 cases are named by pseudonym; support staff may type the child's UPN (or ULN) form instead.
+REF_HELP = "The case reference (a SEN2 case also as <UPN>/<n>)"
+
+
 def _d(value: dt.date | None) -> str:
     return value.isoformat() if value is not None else ""
 
@@ -71,7 +75,7 @@ def _settings() -> Settings:
 
 @case_app.command("show")
 def show(
-    case_ref: Annotated[str, typer.Argument(metavar="REF", help="The case reference")],
+    case_ref: Annotated[str, typer.Argument(metavar="REF", help=REF_HELP)],
     as_of: AsOfOption = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
@@ -400,7 +404,7 @@ def _case_rows(
     f"EVENT is one of:\n\n{events_help()}",
 )
 def record(
-    case_ref: Annotated[str, typer.Argument(metavar="REF", help="The case reference")],
+    case_ref: Annotated[str, typer.Argument(metavar="REF", help=REF_HELP)],
     event: Annotated[CaseEvent, typer.Argument(metavar="EVENT", help="What happened (see above)")],
     date: Annotated[str, typer.Argument(metavar="DATE", help="When it happened (YYYY-MM-DD)")],
     value: Annotated[
@@ -574,7 +578,7 @@ def _notes(caseload: Caseload, change: Change, day: dt.date, when: dt.date) -> N
 
 @case_app.command("assign")
 def assign(
-    case_ref: Annotated[str, typer.Argument(metavar="REF", help="The case reference")],
+    case_ref: Annotated[str, typer.Argument(metavar="REF", help=REF_HELP)],
     caseworker: Annotated[str, typer.Option("--caseworker", help="The caseworker taking the case")],
     team: Annotated[
         str | None, typer.Option("--team", help="Their team (default: keep the case's current team)")
