@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -13,8 +14,10 @@ from ehcp_workflow.core.conventions import DEFAULT_CONVENTIONS
 from ehcp_workflow.core.figures import RUNNING_TOTAL
 from ehcp_workflow.jobs.night_report import breach_summary_markdown
 from ehcp_workflow.jobs.nightly import run_nightly
+from ehcp_workflow.reporting.charts import backlog_by_team_chart
+from ehcp_workflow.reporting.dashboard import image_markdown, table_rows
 from ehcp_workflow.settings import get_settings
-from flows.common import engine_for, run_as_of
+from flows.common import RunProgress, engine_for, run_as_of
 
 
 @task(retries=2, retry_delay_seconds=[30, 120], cache_policy=NO_CACHE)
@@ -53,20 +56,45 @@ def breach_summary(night: dict[str, Any]) -> str:
     )
 
 
+def backlog_chart_markdown(night: dict[str, Any]) -> str:
+    """The ``backlog-chart`` artifact: tonight's open requests by team and band, as a chart embedded
+    in the markdown (the UI shows it; no file, no link to the flow's host)."""
+    s = night["summary"]
+    bands = night.get("band_labels", DEFAULT_CONVENTIONS.band_labels)
+    title = f"Open requests by team and weeks waiting, {s['as_of']} ({RUNNING_TOTAL})"
+    png = backlog_by_team_chart(pd.DataFrame(night["backlog_by_team"]), bands, title=title)
+    return (
+        f"# Backlog by team, {s['as_of']}\n\n"
+        f"_Every bar is a {RUNNING_TOTAL}: the open requests tonight, by how long they have waited "
+        f"since the request. The figures are in the `backlog-by-team` table._\n\n"
+        f"{image_markdown(title, png)}\n"
+    )
+
+
 @task(cache_policy=NO_CACHE)
 def publish_artifacts(night: dict[str, Any]) -> None:
-    """Artifacts for managers, keyed so the Prefect UI shows their history night by night. The
-    markdown is the one ``ehcp nightly`` prints (:func:`breach_summary_markdown`)."""
+    """Artifacts for managers, keyed so the Prefect UI shows their history night by night: the
+    breach summary (the markdown ``ehcp nightly`` prints, :func:`breach_summary_markdown`), the
+    backlog table with the headers people read and its chart."""
     s = night["summary"]
-    create_table_artifact(
-        night["backlog_by_team"],
-        key="backlog-by-team",
-        description=f"Open requests by team and weeks waiting, as of {s['as_of']} ({RUNNING_TOTAL})",
-    )
+    bands = night.get("band_labels", DEFAULT_CONVENTIONS.band_labels)
     create_markdown_artifact(
         breach_summary(night),
         key="breach-summary",
         description=f"Breaches as of {s['as_of']}: tonight's changes and running totals, labelled",
+    )
+    create_table_artifact(
+        table_rows(pd.DataFrame(night["backlog_by_team"]), band_labels=bands),
+        key="backlog-by-team",
+        description=(
+            f"Open requests by team and weeks waiting, as of {s['as_of']}: every figure a {RUNNING_TOTAL} "
+            "(the position tonight, not tonight's change)"
+        ),
+    )
+    create_markdown_artifact(
+        backlog_chart_markdown(night),
+        key="backlog-chart",
+        description=f"Open requests by team and weeks waiting, as of {s['as_of']} ({RUNNING_TOTAL})",
     )
 
 
@@ -81,8 +109,12 @@ def nightly_compliance(
     """
     settings = get_settings()
     day = run_as_of(as_of, settings)
+    progress = RunProgress("nightly-progress", f"Compliance check for {day}")
+    progress.update(5.0, "Loading every case, evaluating every clock, recording the night (one transaction)")
     night = check_clocks(day, dry_run, baseline)
+    progress.update(80.0, "Publishing the breach summary, backlog table and chart")
     publish_artifacts(night)
+    progress.update(100.0, f"Done: {night['summary']['alerts_queued']:,} alert(s) or message(s) queued")
     summary: dict[str, Any] = night["summary"]
     get_run_logger().info(
         "as of %s: %s alerts queued, %s open requests",

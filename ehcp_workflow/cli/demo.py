@@ -66,7 +66,12 @@ def demo(
     os.environ.setdefault("PREFECT_HOME", str(workdir / "prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_API_URL", "")
+    # No API URL at all, never an empty one: Prefect's API client reads "" as "no server" and starts
+    # the ephemeral one, but its events worker reads any string as "a running server", fails to
+    # connect to "" and then refuses every event ("EventsWorker failed ... Cannot put items in a
+    # stopped service instance"). A URL the user exported is kept: the demo then shows in their UI.
+    if not os.environ.get("PREFECT_API_URL"):
+        os.environ.pop("PREFECT_API_URL", None)
     # the local server's first start migrates its database: allow a slow (2-core, busy) machine
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     database = workdir / "ehcp.db"

@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -146,19 +146,23 @@ def run_dispatch(
     raise_on_give_up: bool = True,
     clock: Clock | None = None,
     heartbeat: Heartbeat | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> DispatchSummary:
     """Send every claimable alert, grouped into one message per recipient; record the outcome.
 
     ``now`` is when the run starts (what it claims); ``clock`` is read for every later renewal and
     result. Pass :func:`~ehcp_workflow.db.outbox.wall_clock` in production: the default, time
     standing still at ``now``, keeps tests exact but cannot extend a lease. ``heartbeat`` renews the
-    lease while a send is slow (default: a thread every third of the lease).
+    lease while a send is slow (default: a thread every third of the lease). ``progress`` is told
+    ``(messages done, messages)`` before each send and at the end (the flow's progress artifact).
     """
+    report = progress or (lambda done, total: None)
     if dry_run:
         rows = pending_alerts(engine, now=now, max_attempts=max_attempts)
         messages = render_messages(rows, as_of=as_of, allow_initials=allow_initials)
         # the dry-run notifier knows the configured routes: report what a real run could not deliver
         unreachable = [m for m in messages if not notifier.send(m).ok]
+        report(len(messages), len(messages))
         for m in unreachable:
             log.warning("dry run: delivery to %s would fail", m.recipient)
         lost = sum(len(m.alert_keys) for m in unreachable)
@@ -181,7 +185,8 @@ def run_dispatch(
     messages = render_messages(claim.rows, as_of=as_of, allow_initials=allow_initials)
     sent = failed = alerts_sent = alerts_failed = lost = 0
     with (heartbeat or ThreadHeartbeat(every=lease / 3)).running(claim.renew):
-        for message in messages:
+        for done, message in enumerate(messages):
+            report(done, len(messages))
             # Renew before each send, and send only what is still ours: if the lease ran out while an
             # earlier send hung, another dispatcher may already have sent (and recorded) the rest.
             ids = {by_key[k]["id"] for k in message.alert_keys}
@@ -227,6 +232,7 @@ def run_dispatch(
                     len(held - written),
                 )
 
+    report(len(messages), len(messages))
     given_up = sum(len(m.alert_keys) for m, _, _ in failing)
     if failing:
         _escalate(engine, failing, as_of=as_of, now=now)

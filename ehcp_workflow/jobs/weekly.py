@@ -16,6 +16,7 @@ from ehcp_workflow.core.figures import invalid_clocks, open_requests, overdue_cl
 from ehcp_workflow.db import load_caseload
 from ehcp_workflow.db.outbox import queue_message
 from ehcp_workflow.notify.messages import WeeklySummary, weekly_summary
+from ehcp_workflow.notify.model import Message
 from ehcp_workflow.reporting.phase_transfer import plan_phase_transfers
 from ehcp_workflow.reporting.report import ReportFiles, build_report
 
@@ -26,6 +27,8 @@ class WeeklyResult:
     kpis: dict[str, pd.DataFrame]
     phase_transfer: pd.DataFrame  # the coming transfer year's cohort, counts by status
     report: ReportFiles
+    #: the managers' weekly summary, built every time (a dry run shows it instead of queuing it)
+    summary: Message
     summary_queued: bool
 
 
@@ -80,11 +83,16 @@ def run_weekly(
     year = as_of.year + (1 if as_of.month >= 3 else 0)  # the next transfer round once February has passed
     plan = plan_phase_transfers(evaluation, year, conventions=conventions)
     pt = plan.groupby("status").size().rename("plans").reset_index() if len(plan) else pd.DataFrame()
+    message = weekly_summary(summary_counts(evaluation, conventions), as_of)
     queued = False
     if queue_summary:
         iso = as_of.isocalendar()
-        message = weekly_summary(summary_counts(evaluation, conventions), as_of)
         queued = queue_message(engine, message, key=f"weekly-summary/{iso.year}-W{iso.week:02d}", now=now)
     return WeeklyResult(
-        as_of=as_of, kpis=report.kpis, phase_transfer=pt, report=report, summary_queued=queued
+        as_of=as_of,
+        kpis=report.kpis,
+        phase_transfer=pt,
+        report=report,
+        summary=message,
+        summary_queued=queued,
     )

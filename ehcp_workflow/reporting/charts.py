@@ -7,7 +7,8 @@ changed and nothing needs a display.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,6 +26,7 @@ __all__ = [
     "CHART_FILES",
     "advice_by_provider_chart",
     "backlog_bands_chart",
+    "backlog_by_team_chart",
     "oldest_case_chart",
     "plans_within_20_weeks_chart",
     "render_charts",
@@ -77,8 +79,15 @@ def _no_data(ax: Any, text: str) -> None:
 def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with private_file(path, "wb") as fh:  # 0600 from the start, like every report file
-        fig.savefig(fh, format="png", dpi=_DPI, facecolor="white")
+        fh.write(_png(fig))
     return path
+
+
+def _png(fig: Figure) -> bytes:
+    """The figure as PNG bytes: for a file, or embedded in a Prefect artifact (no file at all)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI, facecolor="white")
+    return buffer.getvalue()
 
 
 def _month_ticks(months: list[pd.Period]) -> list[str]:
@@ -126,6 +135,48 @@ def backlog_bands_chart(trend: pd.DataFrame, path: Path, *, subtitle: str = "") 
         fontsize=9,
     )
     return _save(fig, path)
+
+
+def backlog_by_team_chart(
+    table: pd.DataFrame, band_labels: Sequence[str], *, title: str, total_row: str = "All teams"
+) -> bytes:
+    """Stacked horizontal bars: open requests by team and waiting band (``figures.backlog_by_team``),
+    one bar per team, largest at the top, the council-wide row left out (it would dwarf the
+    teams). PNG bytes: the nightly embeds it in an artifact, nothing is written to disk."""
+    bands = [b for b in band_labels if b in table.columns]
+    teams = table[table["team"] != total_row]
+    teams = teams.assign(_n=teams[bands].sum(axis=1)).sort_values(["_n", "team"], ascending=[True, False])
+    fig = Figure(figsize=(10.0, max(2.6, 1.0 + 0.55 * len(teams))), dpi=_DPI, layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(len(teams))
+    left = np.zeros(len(teams))
+    for band, colour, label in zip(bands, _BAND_COLOURS, column_labels(bands), strict=False):
+        values = teams[band].to_numpy(dtype=float)
+        ax.barh(y, values, left=left, color=colour, edgecolor="white", linewidth=0.5, label=label)
+        left += values
+    for yi, n in zip(y, left, strict=True):
+        ax.annotate(f"{n:,.0f}", (n, yi), textcoords="offset points", xytext=(4, 0), va="center", fontsize=9)
+    if not len(teams):
+        _no_data(ax, "No open requests")
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(t) for t in teams["team"]])
+    ax.spines["top"].set_visible(False)
+    ax.spines["right"].set_visible(False)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.tick_params(colors=_INK, labelsize=9)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(0, max(1.0, float(left.max()) if len(left) else 1.0) * 1.1)
+    ax.set_xlabel("Open requests")
+    ax.set_title(title)
+    ax.legend(
+        title="Waiting since the request",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        fontsize=9,
+    )
+    return _png(fig)
 
 
 def plans_within_20_weeks_chart(

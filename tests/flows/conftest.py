@@ -140,11 +140,12 @@ def deployment(
     )
 
 
-def artifact(key: str) -> Any:
-    """The latest artifact with ``key`` (its ``data``), read back through the Prefect API."""
+def artifact(key: str, field: str = "data") -> Any:
+    """The latest artifact with ``key`` (its ``data``, or another ``field`` such as its
+    ``description``), read back through the Prefect API."""
     from prefect.artifacts import Artifact
 
     # sync here (no running event loop): an ArtifactResponse or None, never a coroutine
     found: Any = Artifact.get(key)
     assert found is not None, f"no artifact {key!r}"
-    return found.data
+    return getattr(found, field)

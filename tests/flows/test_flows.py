@@ -7,6 +7,7 @@ to a real SMTP server and a real HTTP receiver on 127.0.0.1, configured by a not
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import queue
@@ -21,6 +22,7 @@ from ehcp_workflow.notify.messages import format_date
 from tests.flows.conftest import SENDER, SMTP_PASSWORD, SMTP_USER, Deployment, artifact
 from tests.jobs.helpers import AS_OF, LATER, alerts, assert_no_personal_data
 from tests.notify.helpers import Mail, Post
+from tests.reporting.helpers import EMBEDDED, PNG
 
 pytestmark = pytest.mark.flows
 
@@ -87,14 +89,30 @@ def test_nightly_then_dispatch_deliver_one_message_per_recipient_by_email_and_we
     assert f"| Cases checked | {len(d.caseload)} | running total |" in summary
     assert "first night: baseline" in summary and "**Opening night**" in summary
     assert summary.index("| within_20 |") < summary.index("| over_20 |") < summary.index("| over_100 |")
-    backlog = artifact("backlog-by-team")  # a table artifact: its rows as JSON
-    table = {row["team"]: row for row in (json.loads(backlog) if isinstance(backlog, str) else backlog)}
-    assert table["All teams"]["total"] == night["open_requests"] > 0
-    assert table["All teams"]["over_30"] == night["open_by_band"]["over_30"] == 1
+    backlog = artifact("backlog-by-team")  # a table artifact: its rows as JSON, with human headers
+    rows = json.loads(backlog) if isinstance(backlog, str) else backlog
+    assert list(rows[0]) == [
+        "Team",
+        "Within 20 weeks",
+        "Over 20, up to 30 weeks",
+        "Over 30, up to 52 weeks",
+        "Over 52, up to 100 weeks",
+        "Over 100 weeks",
+        "Open requests",
+    ]
+    table = {row["Team"]: row for row in rows}
+    assert table["All teams"]["Open requests"] == night["open_requests"] > 0
+    assert table["All teams"]["Over 30, up to 52 weeks"] == night["open_by_band"]["over_30"] == 1
+    assert "running total" in artifact("backlog-by-team", "description")
+    [(_, chart)] = EMBEDDED.findall(artifact("backlog-chart"))  # the chart travels in the artifact
+    assert base64.b64decode(chart).startswith(PNG)
+    assert artifact("nightly-progress") == 100.0
 
     sent = prefect_flows.dispatch_alerts(as_of=AS_OF)
 
     assert sent["messages_failed"] == 0 and sent["messages_sent"] == night["alerts_queued"]
+    assert artifact("dispatch-progress") == 100.0
+    assert f"Done: {sent['messages_sent']} message(s) sent" in artifact("dispatch-progress", "description")
     mails: list[Mail] = received(d.smtp.inbox)
     posts: list[Post] = received(d.webhook.posts)
     caseworkers = sorted(r.removeprefix("caseworker:") for r in opening if r.startswith("caseworker:"))
@@ -200,9 +218,7 @@ def test_weekly_report_flow_sends_the_managers_summary_once(
     assert_no_personal_data([post.payload["title"], post.payload["message"]], where="the weekly summary")
     assert (tmp_path / "reports" / "2024-10-21").is_dir()
     assert week["html"].endswith(".html")
-    assert artifact("kpi-backlog-bands")
-    link = artifact("weekly-report")  # a markdown link to the committee report on the flow's host
-    assert link.startswith("[Committee report (HTML)](file://") and week["html"] in link
+    assert_weekly_artifacts(week)
     [row] = stored_alerts(d)
     assert (row["alert_key"], row["status"]) == ("weekly-summary/2024-W43", "sent")
 
@@ -210,3 +226,53 @@ def test_weekly_report_flow_sends_the_managers_summary_once(
 
     assert not again["summary_queued"] and again["messages_sent"] == 0
     assert received(d.webhook.posts) == []
+
+
+def assert_weekly_artifacts(week: dict[str, Any]) -> None:
+    """The weekly artifacts as a manager sees them: human headers, bands in order, charts embedded."""
+    bands = json.loads(artifact("kpi-backlog-bands"))
+    assert list(bands[0])[:4] == [
+        "Team",
+        "Within 20 weeks",
+        "Over 20, up to 30 weeks",
+        "Over 30, up to 52 weeks",
+    ]
+    assert bands[0]["Team"] == "All teams"
+    plans = json.loads(artifact("kpi-plans-issued"))
+    assert "% within 20 weeks (excl. exceptions)" in plans[0] and "Month" in plans[0]
+    assert not any("_" in header for header in plans[0])  # no pct_within_20_weeks
+    assert "not running totals" in artifact("kpi-plans-issued", "description")
+    charts = artifact("weekly-charts")
+    images = EMBEDDED.findall(charts)
+    assert [alt for alt, _ in images] == [
+        "Open requests by weeks waiting",
+        "Oldest open request",
+        "New plans issued within 20 weeks",
+        "Advice returned within 6 weeks, by provider",
+    ]
+    assert all(base64.b64decode(png).startswith(PNG) for _, png in images)
+    assert "file://" not in charts
+    files = artifact("weekly-report")  # where the files are on the worker, not a dead file:// link
+    assert week["html"] in files and "file://" not in files
+    assert artifact("weekly-progress") == 100.0
+
+
+def test_weekly_report_dry_run_needs_no_alert_channel_and_queues_nothing(
+    prefect_flows: SimpleNamespace, deployment: Deployment, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = deployment
+    monkeypatch.setenv("EHCP_NOTIFICATIONS_CONFIG", str(tmp_path / "no-such-notifications.yaml"))
+    for name in ("EHCP_NOTIFY_MANAGERS_URL", "EHCP_WEBHOOK_BASE", "EHCP_SMTP_HOST", "EHCP_SMTP_USER"):
+        monkeypatch.delenv(name)
+
+    week = prefect_flows.weekly_backlog_report(
+        as_of=dt.date(2024, 10, 21), report_dir=str(tmp_path / "reports"), dry_run=True
+    )
+
+    assert week["dry_run"] and not week["summary_queued"] and week["messages_sent"] == 0
+    assert stored_alerts(d) == []
+    assert received(d.webhook.posts) == [] and received(d.smtp.inbox) == []
+    assert_weekly_artifacts(week)
+    preview = artifact("weekly-summary-preview")
+    assert "Nothing was queued or sent" in preview and "EHC weekly summary Mon 21 Oct 2024" in preview
+    assert_no_personal_data([preview], where="the weekly summary preview")

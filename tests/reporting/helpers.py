@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pandas as pd
@@ -14,6 +15,9 @@ from ehcp_workflow.core.evaluator import Evaluation, evaluate_caseload
 
 CATALOGUE = load_catalogue()
 D = dt.date
+PNG = b"\x89PNG\r\n\x1a\n"
+#: a markdown image whose source is a data URI (what the Prefect UI renders): (alt text, base64 PNG)
+EMBEDDED = re.compile(r"!\[([^\]]+)\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)")
 
 
 def caseload(cases: list[dict[str, Any]], advice: list[dict[str, Any]] | None = None) -> Caseload:
