@@ -1,4 +1,9 @@
-"""Nightly compliance check: evaluate every clock, record transitions, queue alerts, publish artifacts."""
+"""Nightly compliance check: evaluate every clock, record transitions, queue alerts, publish artifacts.
+
+With ``council`` (a regional store, :mod:`flows.regional`) one run covers one council: its cases,
+its clock states, its recipients, and artifacts keyed with its code (``breach-summary-886``), so
+the Prefect UI keeps each council's history apart.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,15 @@ from ehcp_workflow.core.conventions import DEFAULT_CONVENTIONS
 from ehcp_workflow.core.figures import RUNNING_TOTAL
 from ehcp_workflow.jobs.night_report import breach_summary_markdown
 from ehcp_workflow.jobs.nightly import run_nightly
+from ehcp_workflow.notify.model import council_code
 from ehcp_workflow.settings import get_settings
 from flows.common import engine_for, run_as_of
 
 
 @task(retries=2, retry_delay_seconds=[30, 120], cache_policy=NO_CACHE)
-def check_clocks(as_of: dt.date, dry_run: bool, baseline: bool = False) -> dict[str, Any]:
+def check_clocks(
+    as_of: dt.date, dry_run: bool, baseline: bool = False, council: str | None = None
+) -> dict[str, Any]:
     """Load, evaluate, record and queue (one transaction). Returns counts and small tables only."""
     settings = get_settings()
     now = dt.datetime.now(dt.UTC)
@@ -31,6 +39,7 @@ def check_clocks(as_of: dt.date, dry_run: bool, baseline: bool = False) -> dict[
             dry_run=dry_run,
             baseline=baseline,
             allow_initials=settings.alert_initials,
+            council=council,
         )
     breaches = result.new_breaches.copy()
     breaches["due_date"] = breaches["due_date"].astype(str)
@@ -55,33 +64,51 @@ def breach_summary(night: dict[str, Any]) -> str:
 
 @task(cache_policy=NO_CACHE)
 def publish_artifacts(night: dict[str, Any]) -> None:
-    """Artifacts for managers, keyed so the Prefect UI shows their history night by night. The
-    markdown is the one ``ehcp nightly`` prints (:func:`breach_summary_markdown`)."""
+    """Artifacts for managers, keyed so the Prefect UI shows their history night by night (one
+    history per council in a regional store: :func:`artifact_key`). The markdown is the one
+    ``ehcp nightly`` prints (:func:`breach_summary_markdown`)."""
     s = night["summary"]
+    council = s.get("council")
+    whose = f"Council {council}: " if council else ""
     create_table_artifact(
         night["backlog_by_team"],
-        key="backlog-by-team",
-        description=f"Open requests by team and weeks waiting, as of {s['as_of']} ({RUNNING_TOTAL})",
+        key=artifact_key("backlog-by-team", council),
+        description=f"{whose}Open requests by team and weeks waiting, as of {s['as_of']} ({RUNNING_TOTAL})",
     )
     create_markdown_artifact(
-        breach_summary(night),
-        key="breach-summary",
-        description=f"Breaches as of {s['as_of']}: tonight's changes and running totals, labelled",
+        (f"# Council {council}\n\n" if council else "") + breach_summary(night),
+        key=artifact_key("breach-summary", council),
+        description=f"{whose}Breaches as of {s['as_of']}: tonight's changes and running totals, labelled",
     )
 
 
-@flow(name="nightly-compliance")
+def artifact_key(name: str, council: str | None) -> str:
+    """``name``, or ``name-<council>`` for one council's run (Prefect keys are lower-case letters,
+    digits and dashes; council codes are letters and digits, :func:`council_code`)."""
+    return name if council is None else f"{name}-{council_code(council).lower()}"
+
+
+def _run_name() -> str:
+    """``nightly-886`` for a council's run (told apart in the UI's list of runs), else ``nightly``."""
+    from prefect.runtime import flow_run
+
+    council = flow_run.parameters.get("council")
+    return f"nightly-{council}" if council else "nightly"
+
+
+@flow(name="nightly-compliance", flow_run_name=_run_name)
 def nightly_compliance(
-    as_of: dt.date | None = None, dry_run: bool = False, baseline: bool = False
+    as_of: dt.date | None = None, dry_run: bool = False, baseline: bool = False, council: str | None = None
 ) -> dict[str, Any]:
     """Check every statutory clock as of ``as_of`` (default: the scheduled start's date in London).
 
     ``baseline`` makes it an opening night (automatic on a store's first night): one opening
-    position and one worklist per caseworker instead of an alert per clock.
+    position and one worklist per caseworker instead of an alert per clock. ``council`` (an LA
+    code) checks only that council's cases, for that council's recipients (a regional store).
     """
     settings = get_settings()
     day = run_as_of(as_of, settings)
-    night = check_clocks(day, dry_run, baseline)
+    night = check_clocks(day, dry_run, baseline, council)
     publish_artifacts(night)
     summary: dict[str, Any] = night["summary"]
     get_run_logger().info(
