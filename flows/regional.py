@@ -12,8 +12,9 @@ in the README ("A regional deployment").
 machine lost, ``kill -9``): the run stays *Running*. (Prefect's own remedy, flow-run heartbeats plus
 a "crash zombie flows" automation, works in minutes and needs an automation set up per server.)
 So this flow watches its children: one that ends *Failed*/*Crashed*/*Cancelled*, or stays
-*Pending*/*Running* longer than ``stall_after_s``, is marked *Crashed* and submitted again, up to
-``attempts`` runs per council; the worker that is alive picks the new run up.
+*Running* longer than ``stall_after_s`` (or *Pending*, its process starting, longer than
+``pending_after_s``), is marked *Crashed* and submitted again, up to ``attempts`` runs per council;
+a worker that is alive picks the new run up.
 
 **Re-running is safe by construction**, which is why a deadline is enough and no liveness protocol
 is needed: a night is one database transaction (a killed run wrote nothing), the store's write lock
@@ -93,17 +94,22 @@ def _submit(
     return run
 
 
-def _lost(run: FlowRun, now: dt.datetime, stall_after_s: float) -> str | None:
-    """Why ``run`` is to be given up and re-run, or ``None`` while it is fine (or finished well)."""
+def _lost(run: FlowRun, now: dt.datetime, stall_after_s: float, pending_after_s: float) -> str | None:
+    """Why ``run`` is to be given up and re-run, or ``None`` while it is fine (or finished well).
+
+    The time counts from the state's own timestamp: a run that waited long for a worker (Late) or
+    to start its process (Pending) is not held to the Running limit for that time.
+    """
     state = run.state
     if state is None:
         return None
     if state.type in FINAL and state.type is not StateType.COMPLETED:
         return f"{state.type.value.lower()}: {state.message or state.name}"
     if state.type in ACTIVE and state.timestamp is not None:
+        limit = pending_after_s if state.type is StateType.PENDING else stall_after_s
         age = (now - state.timestamp).total_seconds()
-        if age > stall_after_s:
-            return f"{state.name} for {age:.0f} s (over {stall_after_s:.0f} s): its process is presumed lost"
+        if age > limit:
+            return f"{state.name} for {age:.0f} s (over {limit:.0f} s): its process is presumed lost"
     return None
 
 
@@ -116,15 +122,17 @@ def regional_nightly(
     deployment: str = NIGHTLY_DEPLOYMENT,
     attempts: int = 3,
     stall_after_s: float = 2 * 3600,
+    pending_after_s: float = 1800,
     give_up_after_s: float = 6 * 3600,
     poll_s: float = 5.0,
 ) -> dict[str, Any]:
     """The night for every council of the region (``councils``, default: all in the store), one
     flow run each of ``deployment``; fails, naming them, if any council's night did not complete.
 
-    ``stall_after_s`` is how long a run may stay Pending or Running before it is presumed lost
-    (set it well above the largest council's night); ``give_up_after_s`` bounds the whole wait, so
-    a pool with no worker alive fails the regional run instead of waiting forever.
+    ``stall_after_s`` is how long a run may stay Running before it is presumed lost (set it well
+    above the largest council's night), ``pending_after_s`` how long its process may take to
+    start; ``give_up_after_s`` bounds the whole wait, so a pool with no worker alive fails the
+    regional run instead of waiting forever.
     """
     log = get_run_logger()
     day = run_as_of(as_of, get_settings())
@@ -149,7 +157,7 @@ def regional_nightly(
             for night in waiting:
                 run = client.read_flow_run(UUID(night.flow_run_id))
                 night.state = run.state.type.value if run.state else "SCHEDULED"
-                why = _lost(run, now, stall_after_s)
+                why = _lost(run, now, stall_after_s, pending_after_s)
                 if why is None:
                     continue
                 if run.state is not None and run.state.type not in FINAL:
