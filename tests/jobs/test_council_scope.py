@@ -9,6 +9,7 @@ alert it queues is for its own recipients.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine, select
@@ -112,5 +113,28 @@ def test_a_council_with_an_unreadable_date_is_reported_by_its_own_night_only(db_
         theirs = run_nightly(engine, as_of=OPENED, now=NOW, council="887", dry_run=True)
         assert not any(ref in note for note in mine.summary.notes)
         assert any(ref in note for note in theirs.summary.notes)
+    finally:
+        engine.dispose()
+
+
+def test_each_councils_weekly_summary_goes_to_its_own_managers(db_url: str, tmp_path: Path) -> None:
+    from ehcp_workflow.jobs.weekly import run_weekly
+
+    load_store(db_url, two_councils())
+    engine = make_engine(db_url)
+    monday = dt.date(2024, 10, 21)
+    try:
+        for la in COUNCILS:
+            result = run_weekly(engine, as_of=monday, now=NOW, out_dir=tmp_path / la, council=la)
+            assert result.summary_queued
+        # once per week and council: a re-run queues nothing
+        assert not run_weekly(
+            engine, as_of=monday, now=NOW, out_dir=tmp_path / "again", council="886"
+        ).summary_queued
+        rows = [r for r in alerts(engine) if r["alert_key"].startswith("weekly-summary/")]
+        assert sorted((r["alert_key"], r["recipient"]) for r in rows) == [
+            ("weekly-summary/2024-W43/886", "council:886/managers"),
+            ("weekly-summary/2024-W43/887", "council:887/managers"),
+        ]
     finally:
         engine.dispose()
