@@ -41,16 +41,37 @@ def nightly(
             "one worklist per caseworker instead of an alert per clock (automatic on a first night)",
         ),
     ] = False,
+    council: Annotated[
+        str | None,
+        typer.Option(
+            "--council",
+            help="Only this council's cases (its LA code, as in the case data): a regional store's "
+            "night for one council, whose alerts go to that council's routes (council:<LA>/... tags)",
+        ),
+    ] = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Check every clock, record the night and queue alerts (the nightly flow, without Prefect)."""
+    from ehcp_workflow.db.read import councils
     from ehcp_workflow.jobs.night_report import breach_summary_markdown
     from ehcp_workflow.jobs.nightly import run_nightly
+    from ehcp_workflow.notify.model import council_code
     from ehcp_workflow.settings import get_settings
 
     settings = get_settings()
     day = as_of_date(as_of, settings)
+    if council is not None:
+        try:
+            council = council_code(council)
+        except ValueError as exc:
+            fail(f"[bold red]--council:[/] {exc}")
     with open_store(database_url) as engine:
+        if council is not None and council not in (known := councils(engine)):
+            # a typo would otherwise be a night over no cases: silence, where alerts were due
+            fail(
+                f"[bold red]--council {council}:[/] no case in this store has that council (la); "
+                f"the store's councils: {', '.join(known) or 'none recorded'}"
+            )
         result = run_nightly(
             engine,
             as_of=day,
@@ -59,6 +80,7 @@ def nightly(
             dry_run=dry_run,
             baseline=baseline,
             allow_initials=settings.alert_initials,
+            council=council,
         )
     summary = result.summary
     out.print(

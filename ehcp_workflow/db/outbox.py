@@ -336,11 +336,14 @@ def give_up_abandoned(engine: Engine, *, now: dt.datetime, max_attempts: int) ->
         ]
 
 
-def queue_delivery_failing(engine: Engine, items: Sequence[AlertItem], *, now: dt.datetime) -> int:
+def queue_delivery_failing(
+    engine: Engine, items: Sequence[AlertItem], *, now: dt.datetime, council: str | None = None
+) -> int:
     """Queue the managers' ``delivery_failing`` alerts for alerts given up (one per recipient and
-    day: their keys repeat within a day, so a second give-up the same day queues nothing)."""
+    day: their keys repeat within a day, so a second give-up the same day queues nothing); to
+    ``council``'s managers when the failing recipients are that council's."""
     with engine.begin() as conn:
-        return enqueue_alerts(conn, item_rows(items, now=now))
+        return enqueue_alerts(conn, item_rows(items, now=now, council=council))
 
 
 __all__ = [

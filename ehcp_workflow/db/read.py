@@ -199,11 +199,18 @@ def review_select(dialect: str, *, with_ids: bool = False) -> Select[Any]:
 
 
 def read_reviews(
-    conn: Connection, *, case_refs: Sequence[str] | None = None, with_ids: bool = False
+    conn: Connection,
+    *,
+    case_refs: Sequence[str] | None = None,
+    with_ids: bool = False,
+    la: str | None = None,
 ) -> pd.DataFrame:
-    """Every review cycle of the cases (all, or ``case_refs``), in contract dtypes."""
+    """Every review cycle of the cases (all, or ``case_refs``; of council ``la`` only if given),
+    in contract dtypes."""
     refs = None if case_refs is None else sorted(set(case_refs))
     stmt = review_select(conn.dialect.name, with_ids=with_ids)
+    if la is not None:
+        stmt = stmt.where(CASE.c.la == la)
     return _read(conn, stmt, refs, _kinds(REVIEW_COLUMNS[1:]))
 
 
@@ -306,13 +313,21 @@ def read_cases(
 
 
 def read_advice(
-    conn: Connection, *, case_refs: Sequence[str] | None = None, with_ids: bool = False
+    conn: Connection,
+    *,
+    case_refs: Sequence[str] | None = None,
+    with_ids: bool = False,
+    la: str | None = None,
 ) -> pd.DataFrame:
-    """Advice rows in contract dtypes, ordered by case, provider and request number."""
+    """Advice rows in contract dtypes, ordered by case, provider and request number (of council
+    ``la``'s cases only, if given)."""
     refs = None if case_refs is None else sorted(set(case_refs))
     kinds = {"case_ref": Kind.TEXT, "provider": Kind.TEXT, "exception": Kind.CODE}
     kinds |= {"requested": Kind.DATE, "received": Kind.DATE}
-    return _read(conn, advice_select(conn.dialect.name, with_ids=with_ids), refs, kinds)
+    stmt = advice_select(conn.dialect.name, with_ids=with_ids)
+    if la is not None:
+        stmt = stmt.where(CASE.c.la == la)
+    return _read(conn, stmt, refs, kinds)
 
 
 def _provenance(conn: Connection, import_ids: pd.Series) -> tuple[str, dict[str, Any]]:
@@ -344,11 +359,13 @@ def _snapshot(engine: Engine) -> Connection:
     return conn
 
 
-def caseload_from_connection(conn: Connection, *, case_refs: Sequence[str] | None = None) -> Caseload:
+def caseload_from_connection(
+    conn: Connection, *, case_refs: Sequence[str] | None = None, council: str | None = None
+) -> Caseload:
     """:func:`load_caseload` on an open connection (inside the caller's transaction)."""
-    cases = read_cases(conn, case_refs=case_refs, with_ids=True, with_extras=True)
-    advice = read_advice(conn, case_refs=case_refs)
-    reviews = read_reviews(conn, case_refs=case_refs)
+    cases = read_cases(conn, case_refs=case_refs, la=council, with_ids=True, with_extras=True)
+    advice = read_advice(conn, case_refs=case_refs, la=council)
+    reviews = read_reviews(conn, case_refs=case_refs, la=council)
     source, unrecorded_by_case = _provenance(conn, cases["last_import_id"])
     columns = [*CASE_COLUMNS, *EXCEPTION_START_COLUMNS]  # a ground applies from its period's start
     everywhere = frozenset(name for name, mask in unrecorded_by_case.items() if len(mask) and mask.all())
@@ -363,11 +380,23 @@ def caseload_from_connection(conn: Connection, *, case_refs: Sequence[str] | Non
     )
 
 
-def load_caseload(engine: Engine, *, case_refs: Sequence[str] | None = None) -> Caseload:
+def councils(engine: Engine) -> list[str]:
+    """The councils (``ehcp_case.la``) of a store's cases, sorted: what a regional night fans out
+    over. (The SEN2 exporter has its own, on a connection inside its transaction.)"""
+    with engine.connect() as conn:
+        rows = conn.execute(select(CASE.c.la).where(CASE.c.la.is_not(None)).distinct()).scalars()
+        return sorted(str(la) for la in rows)
+
+
+def load_caseload(
+    engine: Engine, *, case_refs: Sequence[str] | None = None, council: str | None = None
+) -> Caseload:
     """The stored cases (all, or those in ``case_refs``) as a :class:`Caseload`.
 
     Cases are ordered by ``case_ref``, advice by case, provider and request number; the columns
-    are exactly the contract's. Unknown references are ignored.
+    are exactly the contract's. Unknown references are ignored. ``council`` keeps only the cases
+    whose ``la`` is that council (a regional store's per-council night); a case with no council
+    recorded belongs to no council's night, only to a store-wide one.
     """
     with _snapshot(engine) as conn, conn.begin():
-        return caseload_from_connection(conn, case_refs=case_refs)
+        return caseload_from_connection(conn, case_refs=case_refs, council=council)

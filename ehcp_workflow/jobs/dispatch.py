@@ -55,6 +55,8 @@ from ehcp_workflow.notify.model import (
     AlertKind,
     Message,
     delivery_failing_item,
+    local_tag,
+    split_council,
 )
 from ehcp_workflow.notify.redact import redact
 from ehcp_workflow.notify.sender import Notifier
@@ -103,7 +105,7 @@ def render_messages(rows: Sequence[dict[str, Any]], *, as_of: dt.date, allow_ini
     for row in sorted(rows, key=lambda r: _KIND_RANK.get(item_from_body(r["body"]).kind, 9)):
         item = item_from_body(row["body"])
         # escalations: managers' copies, and manager-only kinds (band crossings, failing delivery)
-        escalation = row["recipient"] == MANAGERS and (
+        escalation = local_tag(row["recipient"]) == MANAGERS and (
             is_escalation_key(row["alert_key"]) or (item.kind in ESCALATION_KINDS and item.caseworker is None)
         )
         keys[(row["recipient"], escalation)].append(row["alert_key"])  # marked sent either way
@@ -116,13 +118,15 @@ def render_messages(rows: Sequence[dict[str, Any]], *, as_of: dt.date, allow_ini
         if escalation:
             msg = manager_escalation(items, as_of, allow_initials=allow_initials)
         else:
-            caseworker = items[0].caseworker if recipient.startswith("caseworker:") else None
+            caseworker = items[0].caseworker if local_tag(recipient).startswith("caseworker:") else None
             msg = caseworker_digest(caseworker, items, as_of, allow_initials=allow_initials)
+        # a council's recipients (regional store) see which council a message is about
+        council = split_council(recipient)[0]
         # the outbox keys (managers' copies carry a suffix) are what gets marked sent
         messages.append(
             Message(
                 recipient=recipient,
-                title=msg.title,
+                title=msg.title if council is None else f"{council}: {msg.title}",
                 body=msg.body,
                 markdown=msg.markdown,
                 alert_keys=tuple(keys[(recipient, escalation)]),
@@ -271,9 +275,14 @@ def _abandoned(
 def _escalate(
     engine: Engine, failing: Sequence[tuple[Message, str | None, int]], *, as_of: dt.date, now: dt.datetime
 ) -> None:
-    """Queue one ``delivery_failing`` manager alert per failing recipient and day."""
-    items = [delivery_failing_item(m, attempts=tries, error=err, as_of=as_of) for m, err, tries in failing]
-    queue_delivery_failing(engine, items, now=now)
+    """Queue one ``delivery_failing`` manager alert per failing recipient and day, to the managers
+    of the recipient's council (a regional store's councils each hear only of their own)."""
+    by_council: dict[str | None, list[AlertItem]] = defaultdict(list)
+    for m, err, tries in failing:
+        item = delivery_failing_item(m, attempts=tries, error=err, as_of=as_of)
+        by_council[split_council(m.recipient)[0]].append(item)
+    for council, items in by_council.items():
+        queue_delivery_failing(engine, items, now=now, council=council)
 
 
 __all__ = [

@@ -47,9 +47,7 @@ from ehcp_workflow.db.read import READABLE_FROM, READABLE_TO
 from ehcp_workflow.db.write import EventRows, WriteContext, write_events
 from ehcp_workflow.jobs.opening import last_night, only_new, opening_messages, opening_rows, suppress
 from ehcp_workflow.notify.body import item_from_body, outbox_rows  # the outbox body encoding
-from ehcp_workflow.notify.model import (
-    AlertKind,
-)
+from ehcp_workflow.notify.model import AlertKind, council_code
 from ehcp_workflow.notify.stored import MESSAGE_KIND
 
 log = logging.getLogger(__name__)
@@ -103,6 +101,8 @@ class NightlySummary:
     oldest_open_weeks: int | None
     dry_run: bool
     notes: list[str] = field(default_factory=list)
+    #: The council this night covered (a regional store's per-council run); ``None``: every case.
+    council: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -131,6 +131,7 @@ def run_nightly(
     dry_run: bool = False,
     baseline: bool = False,
     allow_initials: bool = False,
+    council: str | None = None,
 ) -> NightlyResult:
     """Evaluate every clock at ``as_of`` and record the night (nothing is written if ``dry_run``).
 
@@ -138,10 +139,16 @@ def run_nightly(
     this function never reads the clock. A first night, or ``baseline=True``, is an *opening*
     night: one opening position and one worklist per caseworker instead of an alert per clock
     (:mod:`ehcp_workflow.jobs.opening`).
+
+    ``council`` scopes the whole night to one council of a regional store (cases whose ``la`` is
+    that code): only its cases are read and evaluated, only its clock states are diffed and
+    rewritten (another council's are never read, so never deleted), its alerts go to its own
+    recipients (``council:<LA>/...`` tags) and its first night is its own opening night.
     """
     catalogue = catalogue or load_catalogue()
-    caseload = load_caseload(engine)
-    unreadable = unreadable_dates(engine)
+    council = None if council is None else council_code(council)
+    caseload = load_caseload(engine, council=council)
+    unreadable = unreadable_dates(engine, council=council)
     evaluation = evaluate_caseload(caseload, catalogue, as_of=as_of, conventions=conventions)
     candidates = alert_candidates(evaluation, weekly_digest=as_of.weekday() == 0)
     titles = {c.id: c.title for c in catalogue.clocks}
@@ -160,7 +167,7 @@ def run_nightly(
         # "database is locked", a duplicate clock_state row on PostgreSQL).
         conn = write_connection(session)
         try:
-            ids, previous = _previous_states(conn)
+            ids, previous = _previous_states(conn, council=council)
             replay = not previous.empty and as_of < max(previous["as_of"])
             last = last_night(previous["as_of"], as_of)
             opening = not replay and (baseline or last is None)
@@ -172,8 +179,9 @@ def run_nightly(
                     titles=titles,
                     band_labels=conventions.band_labels,
                     allow_initials=allow_initials,
+                    council=council,
                 )
-                covered = suppress(outbox_rows(candidates, titles=titles, now=now))
+                covered = suppress(outbox_rows(candidates, titles=titles, now=now, council=council))
                 rows = opening_rows(keyed, now=now)
                 notes.append(
                     f"opening night: {len(keyed)} opening message(s) instead of "
@@ -182,7 +190,7 @@ def run_nightly(
             else:
                 since = last if (last is not None and not replay) else as_of - dt.timedelta(days=1)
                 tonight = only_new(candidates, since)
-                covered, rows = [], outbox_rows(tonight, titles=titles, now=now)
+                covered, rows = [], outbox_rows(tonight, titles=titles, now=now, council=council)
             logged, first = _record_states(
                 conn, states, ids, previous, as_of=as_of, now=now, notes=notes, replay=replay
             )
@@ -219,10 +227,12 @@ def run_nightly(
         oldest_open_weeks=figures.oldest_open_weeks,
         dry_run=dry_run,
         notes=notes,
+        council=council,
     )
     log.info(
-        "nightly %s: %d cases, %d alerts considered, %d newly queued, %d transitions%s%s",
+        "nightly %s%s: %d cases, %d alerts considered, %d newly queued, %d transitions%s%s",
         as_of,
+        f" (council {council})" if council else "",
         summary.cases,
         summary.alerts_considered,
         summary.alerts_queued,
@@ -241,13 +251,13 @@ def run_nightly(
     )
 
 
-def unreadable_dates(engine: Engine) -> pd.DataFrame:
+def unreadable_dates(engine: Engine, *, council: str | None = None) -> pd.DataFrame:
     """(case_ref, field) of every stored date the engine cannot evaluate (see ``READABLE_FROM``).
 
     Such a date (0001-01-01 is a common "no date" placeholder) may have been stored before the
     importers refused it, or written straight into the database. The reader takes it as missing;
     this finds it, so the night reports the case's clocks as ``invalid`` instead of dropping them
-    (or, as once, failing for every case with ``OutOfBoundsDatetime``).
+    (or, as once, failing for every case with ``OutOfBoundsDatetime``). ``council``: its cases only.
     """
     found: list[tuple[str, str]] = []
     with engine.connect() as conn:
@@ -263,6 +273,8 @@ def unreadable_dates(engine: Engine) -> pd.DataFrame:
                     stmt = select(CASE.c.case_ref).join(t, t.c.id == CASE.c.person_id).where(outside)
                 else:
                     stmt = select(CASE.c.case_ref).join(t, t.c.case_id == CASE.c.id).where(outside)
+                if council is not None:
+                    stmt = stmt.where(CASE.c.la == council)
                 name = _FIELD_NAMES.get((table, column.name), f"{table}.{column.name}")
                 found += [(ref, name) for ref in conn.execute(stmt.distinct()).scalars()]
     return pd.DataFrame(found, columns=["case_ref", "field"]).drop_duplicates()
@@ -416,9 +428,14 @@ def _columns(rows: Sequence[Any], names: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({name: list(col) for name, col in zip(names, columns, strict=True)})
 
 
-def _previous_states(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(case ids by ref, the clock states recorded so far)."""
-    ids = _columns(conn.execute(select(CASE.c.id, CASE.c.case_ref)).all(), ["case_id", "case_ref"])
+def _previous_states(conn: Connection, *, council: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(case ids by ref, the clock states recorded so far): of ``council``'s cases only, if given,
+    so a council's night never sees (and so never deletes or re-logs) another council's states."""
+    scope = [] if council is None else [CASE.c.la == council]
+    ids = _columns(
+        conn.execute(select(CASE.c.id, CASE.c.case_ref).where(*scope)).all(), ["case_id", "case_ref"]
+    )
+    states = CLOCK_STATE if council is None else CLOCK_STATE.join(CASE, CASE.c.id == CLOCK_STATE.c.case_id)
     previous = _columns(
         conn.execute(
             select(
@@ -431,6 +448,8 @@ def _previous_states(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
                 CLOCK_STATE.c.band,
                 CLOCK_STATE.c.as_of,
             )
+            .select_from(states)
+            .where(*scope)
         ).all(),
         ["id", "case_id", "clock", "instance", "status", "due_date", "band", "as_of"],
     )

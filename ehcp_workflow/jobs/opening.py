@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ import pandas as pd
 from ehcp_workflow.core.evaluator import Evaluation
 from ehcp_workflow.core.figures import invalid_clocks, open_requests, overdue_clocks
 from ehcp_workflow.notify.digest import caseworker_digests
-from ehcp_workflow.notify.model import BAND_KINDS, AlertItem, AlertKind, Message
+from ehcp_workflow.notify.model import BAND_KINDS, AlertItem, AlertKind, Message, council_code, council_tag
 from ehcp_workflow.notify.stored import message_row
 from ehcp_workflow.notify.summary import opening_position
 
@@ -86,8 +87,14 @@ def opening_messages(
     titles: Mapping[str, str],
     band_labels: tuple[str, ...],
     allow_initials: bool = False,
+    council: str | None = None,
 ) -> list[tuple[str, Message]]:
-    """(outbox key, message): the opening position for managers, one worklist per recipient."""
+    """(outbox key, message): the opening position for managers, one worklist per recipient.
+
+    With ``council`` (a regional store's per-council night) the messages go to that council's
+    recipients, their titles name it, and the opening position's key carries it: each council opens
+    on its own first night without taking another council's key.
+    """
     as_of = evaluation.as_of
     worklists = caseworker_digests(
         worklist_items(candidates, titles), as_of, allow_initials=allow_initials, opening=True
@@ -101,6 +108,16 @@ def opening_messages(
         worklists=len(worklists),
     )
     day = as_of.isoformat()
+    if council is not None:
+        code = council_code(council)
+        position = replace(
+            position, recipient=council_tag(code, position.recipient), title=f"{code}: {position.title}"
+        )
+        worklists = [
+            replace(m, recipient=council_tag(code, m.recipient), title=f"{code}: {m.title}")
+            for m in worklists
+        ]
+        day = f"{day}/{code}"
     keyed = [(f"opening-position/{day}", position)]
     # the worklist of cases with neither team nor caseworker goes to managers: its own key
     keyed += [(f"opening-worklist/{day}/{m.recipient}", m) for m in worklists]

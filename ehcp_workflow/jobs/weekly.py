@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +16,7 @@ from ehcp_workflow.core.figures import invalid_clocks, open_requests, overdue_cl
 from ehcp_workflow.db import load_caseload
 from ehcp_workflow.db.outbox import queue_message
 from ehcp_workflow.notify.messages import WeeklySummary, weekly_summary
-from ehcp_workflow.notify.model import Message
+from ehcp_workflow.notify.model import Message, council_code, council_tag
 from ehcp_workflow.reporting.phase_transfer import plan_phase_transfers
 from ehcp_workflow.reporting.report import ReportFiles, build_report
 
@@ -64,11 +64,17 @@ def run_weekly(
     catalogue: Catalogue | None = None,
     conventions: Conventions = DEFAULT_CONVENTIONS,
     queue_summary: bool = True,
+    council: str | None = None,
 ) -> WeeklyResult:
     """KPIs for the last ``months`` months, the report files, and the managers' summary (queued once
-    per ISO week)."""
+    per ISO week).
+
+    ``council`` (a regional store): that council's cases only, and its summary goes to its own
+    managers (``council:<LA>/managers``, once per week and council).
+    """
     catalogue = catalogue or load_catalogue()
-    caseload = load_caseload(engine)
+    council = None if council is None else council_code(council)
+    caseload = load_caseload(engine, council=council)
     evaluation = evaluate_caseload(caseload, catalogue, as_of=as_of, conventions=conventions)
     first = (pd.Period(as_of, freq="M") - (months - 1)).start_time.date()
     report = build_report(
@@ -84,10 +90,14 @@ def run_weekly(
     plan = plan_phase_transfers(evaluation, year, conventions=conventions)
     pt = plan.groupby("status").size().rename("plans").reset_index() if len(plan) else pd.DataFrame()
     message = weekly_summary(summary_counts(evaluation, conventions), as_of)
+    key = f"weekly-summary/{as_of.isocalendar().year}-W{as_of.isocalendar().week:02d}"
+    if council is not None:
+        recipient = council_tag(council, message.recipient)
+        message = replace(message, recipient=recipient, title=f"{council}: {message.title}")
+        key = f"{key}/{council}"
     queued = False
     if queue_summary:
-        iso = as_of.isocalendar()
-        queued = queue_message(engine, message, key=f"weekly-summary/{iso.year}-W{iso.week:02d}", now=now)
+        queued = queue_message(engine, message, key=key, now=now)
     return WeeklyResult(
         as_of=as_of,
         kpis=report.kpis,

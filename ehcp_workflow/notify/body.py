@@ -29,16 +29,21 @@ from ehcp_workflow.notify.model import (
     AlertItem,
     AlertKind,
     alert_key,
+    council_tag,
     digest_recipient,
 )
 
 
 def outbox_rows(
-    candidates: pd.DataFrame, *, titles: dict[str, str], now: dt.datetime
+    candidates: pd.DataFrame, *, titles: dict[str, str], now: dt.datetime, council: str | None = None
 ) -> list[dict[str, Any]]:
     """Outbox rows for the candidate alerts: the caseworker's (digest) copy and, for escalations,
     the managers' copy. The body holds the alert as JSON (no personal data: case refs, clock,
     dates, team); the sender renders digests from it at send time (:func:`item_from_body`).
+
+    With ``council`` (a night scoped to one council of a regional store) every recipient is that
+    council's (``council:<LA>/caseworker:<id>``, ``council:<LA>/managers``): ids and team names
+    repeat between councils, and only the council in the tag keeps their alerts apart.
 
     Column-wise: a first night on a large council queues hundreds of thousands of alerts, and a
     per-alert Python object costs minutes there (measured at 1M cases).
@@ -105,6 +110,9 @@ def outbox_rows(
     band_kind = kind.isin([k.value for k in BAND_KINDS]).to_numpy()
     escalation = kind.isin([k.value for k in ESCALATION_KINDS]).to_numpy()
     to_digest = ~band_kind & ~(escalation & (digest == MANAGERS))
+    if council is not None:
+        scoped = {tag: council_tag(council, tag) for tag in set(lookup.values())}
+        digest = np.array([scoped[tag] for tag in digest], dtype=object)
     base = pd.DataFrame(
         {
             "case_ref": case_ref,
@@ -123,7 +131,8 @@ def outbox_rows(
         alert_key=np.array(keys, dtype=object)[to_digest], recipient=digest[to_digest]
     )
     manager_rows = base[escalation].assign(
-        alert_key=[escalation_key(k) for k in np.array(keys, dtype=object)[escalation]], recipient=MANAGERS
+        alert_key=[escalation_key(k) for k in np.array(keys, dtype=object)[escalation]],
+        recipient=council_tag(council, MANAGERS),
     )
     rows = pd.concat([digest_rows, manager_rows]).sort_index(kind="stable")
     columns = list(rows.columns)
@@ -131,9 +140,12 @@ def outbox_rows(
     return [dict(zip(columns, values, strict=True)) for values in zip(*arrays, strict=True)]
 
 
-def item_rows(items: Sequence[AlertItem], *, now: dt.datetime) -> list[dict[str, Any]]:
+def item_rows(
+    items: Sequence[AlertItem], *, now: dt.datetime, council: str | None = None
+) -> list[dict[str, Any]]:
     """Outbox rows for alert items built outside the nightly evaluation (``delivery_failing``),
-    encoded exactly as :func:`outbox_rows` encodes the night's candidates."""
+    encoded exactly as :func:`outbox_rows` encodes the night's candidates (for ``council``'s
+    recipients when given)."""
     rows: list[dict[str, Any]] = []
     for item in items:
         candidates = pd.DataFrame(
@@ -156,7 +168,7 @@ def item_rows(items: Sequence[AlertItem], *, now: dt.datetime) -> list[dict[str,
                 }
             ]
         )
-        rows.extend(outbox_rows(candidates, titles={item.clock: item.title}, now=now))
+        rows.extend(outbox_rows(candidates, titles={item.clock: item.title}, now=now, council=council))
     return rows
 
 

@@ -245,15 +245,70 @@ def team_tag(team: str) -> str:
     return TEAM_PREFIX + _clean_id(team, "team")
 
 
+#: A recipient of one council in a store holding several: ``council:<LA>/<tag>``.
+COUNCIL_PREFIX = "council:"
+_COUNCIL_CODE = re.compile(r"[A-Za-z0-9]+")
+
+
+def council_code(la: str) -> str:
+    """The canonical form of a council (LA) code: ``886``, ``E10000016`` (letters upper-cased).
+
+    Only letters and digits: the code sits inside recipient tags and artifact keys, where a ``/``
+    or a space would make two councils' recipients ambiguous.
+    """
+    code = la.strip().upper()
+    if not _COUNCIL_CODE.fullmatch(code):
+        raise ValueError(f"a council code is letters and digits (e.g. 886 or E10000016), not {la!r}")
+    return code
+
+
+def council_tag(council: str | None, tag: str) -> str:
+    """``tag`` scoped to ``council`` (``council:886/caseworker:cw-1``); ``tag`` itself when ``council``
+    is ``None`` (a store of one council keeps its plain tags).
+
+    In a regional store caseworker ids, team names and "managers" repeat between councils; the
+    council in the tag is what keeps council A's cw-1 from receiving council B's cw-1's cases.
+    """
+    inner = normalise_tag(tag)
+    if council is None:
+        return inner
+    if inner.startswith(COUNCIL_PREFIX):
+        raise ValueError(f"{tag!r} already names a council")
+    return f"{COUNCIL_PREFIX}{council_code(council)}/{inner}"
+
+
+def split_council(tag: str) -> tuple[str | None, str]:
+    """(council or ``None``, the tag within it): ``council:886/managers`` -> ``("886", "managers")``."""
+    canonical = normalise_tag(tag)
+    if not canonical.startswith(COUNCIL_PREFIX):
+        return None, canonical
+    code, _, inner = canonical[len(COUNCIL_PREFIX) :].partition("/")
+    return code, inner
+
+
+def local_tag(tag: str) -> str:
+    """The recipient within its council: ``managers``, ``team:<name>`` or ``caseworker:<id>``."""
+    return split_council(tag)[1]
+
+
 def normalise_tag(tag: str) -> str:
     """The canonical form of a recipient tag, or :class:`ValueError` naming the accepted forms.
 
     The prefix is case-insensitive and runs of whitespace in the id collapse to one space, so
     ``Team:SEN  North`` in the YAML and ``SEN North`` in the data meet; the id itself is otherwise
-    exact (``cw-7`` and ``CW-7`` are different people as far as routing knows).
+    exact (``cw-7`` and ``CW-7`` are different people as far as routing knows). Any of the three
+    forms may be scoped to a council: ``council:<LA>/<tag>`` (:func:`council_tag`).
     """
     text = tag.strip()
     lowered = text.lower()
+    if lowered.startswith(COUNCIL_PREFIX):
+        code, slash, inner = text[len(COUNCIL_PREFIX) :].partition("/")
+        if not slash or inner.strip().lower().startswith(COUNCIL_PREFIX):
+            raise ValueError(
+                f"malformed council tag {text!r}: use 'council:<LA code>/managers', "
+                "'council:<LA code>/team:<team name>' or 'council:<LA code>/caseworker:<id>'"
+            )
+        return f"{COUNCIL_PREFIX}{council_code(code)}/{normalise_tag(inner)}"
     if lowered == MANAGERS:
         return MANAGERS
     if lowered.startswith(CASEWORKER_PREFIX):
@@ -261,7 +316,8 @@ def normalise_tag(tag: str) -> str:
     if lowered.startswith(TEAM_PREFIX):
         return team_tag(text[len(TEAM_PREFIX) :])
     raise ValueError(
-        f"unknown recipient tag {text!r}: use 'managers', 'team:<team name>' or 'caseworker:<id>'"
+        f"unknown recipient tag {text!r}: use 'managers', 'team:<team name>' or 'caseworker:<id>' "
+        "(optionally scoped to a council: 'council:<LA code>/<tag>')"
     )
 
 
