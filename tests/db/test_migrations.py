@@ -20,6 +20,9 @@ from ehcp_workflow.db import (
 from ehcp_workflow.db.migrate import MIGRATIONS_DIR, alembic_config
 
 TABLES = {
+    "sen2_case_detail",
+    "sen2_setting",
+    "sen2_need",
     "person",
     "import_batch",
     "ehcp_case",
