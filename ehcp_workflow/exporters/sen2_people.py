@@ -26,7 +26,11 @@ from defusedxml.ElementTree import iterparse
 from sqlalchemy.orm import Session
 
 from ehcp_workflow.db import ImportSummary, upsert_caseload, upsert_people
-from ehcp_workflow.importers.sen2 import load_sen2
+from ehcp_workflow.db.sen2_details import upsert_sen2_details
+from ehcp_workflow.exporters.sen2_layout import CENSUS_DAYS, period
+from ehcp_workflow.importers.result import finish_load
+from ehcp_workflow.importers.sen2 import read_sen2_rows
+from ehcp_workflow.importers.sen2_details import read_sen2_details
 
 PathLike = str | os.PathLike[str]
 
@@ -116,9 +120,29 @@ def import_sen2(
     loaded through :func:`~ehcp_workflow.db.upsert_people`. Returns the import summary and the
     number of person rows written.
     """
-    loaded = load_sen2(path, accept_valid=accept_valid)
-    summary = upsert_caseload(session, loaded, source=source or Path(path).name, actor=actor)
+    rows = read_sen2_rows(path)
+    loaded = finish_load(rows, accept_valid=accept_valid)
+    label = source or Path(path).name
+    summary = upsert_caseload(session, loaded, source=label, actor=actor)
     people = read_sen2_people(path)
     keep = people["person_ref"].isin(set(loaded.cases["person_ref"].dropna().astype(str)))
     written = upsert_people(session, people.loc[keep.to_numpy(dtype=bool)], actor=actor)
+    _import_details(session, path, rows.caseload.cases["case_ref"], loaded.cases["case_ref"], label, actor)
     return summary, written
+
+
+def _import_details(
+    session: Session, path: PathLike, all_refs: pd.Series, loaded_refs: pd.Series, source: str, actor: str
+) -> None:
+    """The SEN2 items no clock reads (:mod:`~ehcp_workflow.importers.sen2_details`), for the cases
+    loaded. Details and case rows meet by position: both are one per ``Requests``, in file order."""
+    details = read_sen2_details(path)
+    if len(details.requests) != len(all_refs):  # the same file read twice: cannot happen
+        raise RuntimeError(f"{path}: {len(details.requests)} Requests but {len(all_refs)} case rows")
+    loaded = set(loaded_refs.dropna().astype(str))
+    by_case = {
+        str(ref): d for ref, d in zip(all_refs.tolist(), details.requests, strict=True) if str(ref) in loaded
+    }
+    year = details.year
+    start = period(year).start if year in CENSUS_DAYS else None
+    upsert_sen2_details(session, by_case, actor=actor, source=source, period_start=start)
