@@ -246,7 +246,10 @@ def write_report(path: Path, findings: Iterable[Finding]) -> None:
         w.writerow(REPORT_COLUMNS)
         for f in findings:
             w.writerow(
-                [neutralise(v) for v in (f.severity.value, f.rule, f.person, f.case_ref, f.item, f.message)]
+                [
+                    neutralise(v)
+                    for v in (f.severity.value, f.rule, f.person, f.case_ref, f.module, f.item, f.message)
+                ]
             )
 
 

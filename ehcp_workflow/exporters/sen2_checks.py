@@ -58,12 +58,42 @@ class Finding:
     item: str  # SEN2 element
     message: str
 
+    @property
+    def module(self) -> str:
+        """The SEN2 module (block) the item belongs to, e.g. ``Module 4 NamedPlan``."""
+        return module_of(self.item)
+
     def __str__(self) -> str:
         who = f" [{self.person}{' ' + self.case_ref if self.case_ref else ''}]" if self.person else ""
-        return f"{self.severity}:{who} {self.item}: {self.message} ({self.rule})"
+        return f"{self.severity}:{who} {self.module} {self.item}: {self.message} ({self.rule})"
 
 
-REPORT_COLUMNS = ("severity", "rule", "person", "case_ref", "item", "message")
+REPORT_COLUMNS = ("severity", "rule", "person", "case_ref", "module", "item", "message")
+
+#: SEN2 modules (sen2-spec §2.1) and the elements in each (as findings name them).
+_MODULES: dict[str, tuple[str, ...]] = {
+    "Header": ("Header", "LEA", "DMO", "DCO", "DSCO", "Year", "Persons"),
+    "Module 1 Person": ("Person", "Surname", "Forename", "PersonBirthDate", "GenderCurrent", "Sex",
+                        "Ethnicity", "PostCode", "UPN", "UniqueLearnerNumber", "UPNunknown"),
+    "Module 2 Requests": ("Requests", "ReceivedDate", "RequestSource", "RYA", "RequestOutcomeDate",
+                          "RequestOutcome", "RequestMediation", "RequestTribunal", "Exported"),
+    "Module 3 Assessment": ("Assessment", "AssessmentOutcome", "AssessmentOutcomeDate", "AssessmentMediation",
+                            "AssessmentTribunal", "OtherMediation", "OtherTribunal", "Week20"),
+    "Module 4 NamedPlan": ("NamedPlan", "StartDate", "PlanDetail", "PlanRes", "PlanWBP", "PB", "OA", "DP",
+                           "CeaseDate", "CeaseReason"),
+    "Module 5 ActivePlans": ("ActivePlans", "TransferLA", "Res", "WBP", "PlacementDetail", "EntryDate",
+                             "LeavingDate", "AttendancePattern", "SENneed", "SENtype", "SENtypeRank",
+                             "ReviewMeeting", "ReviewOutcome", "ReviewDraft", "PhaseTransferDueDate",
+                             "PhaseTransferFinalDate", "LastReview"),
+}  # fmt: skip
+_MODULE_OF = {item.lower(): module for module, items in _MODULES.items() for item in items}
+
+
+def module_of(item: str) -> str:
+    """The module of a finding's item (``PlanDetail/URN``: the module of PlanDetail)."""
+    return _MODULE_OF.get(item.split("/")[0].lower(), "")
+
+
 #: Makes a finding about one person (and case): severity, rule, item, message.
 _Maker = Callable[[CheckSeverity, str, str, str], Finding]
 

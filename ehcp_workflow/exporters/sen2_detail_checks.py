@@ -183,9 +183,13 @@ def _active(out: RequestOut, f: _Maker, ctx: Context) -> Iterator[Finding]:
         yield from _setting(row, "PlacementDetail", PLACEMENT_SETTINGS, f, year)
         entry, leaving = row.get("entry_date"), row.get("leaving_date")
         if entry is None:
-            yield f(_E, "R16", "EntryDate", "a PlacementDetail has no EntryDate; it is mandatory")
+            yield f(
+                _E, "R16", "PlacementDetail/EntryDate", "a PlacementDetail has no EntryDate; it is mandatory"
+            )
         elif isinstance(leaving, date) and isinstance(entry, date) and leaving < entry:
-            yield f(_E, "R16", "LeavingDate", f"LeavingDate {leaving} is before EntryDate {entry}")
+            yield f(
+                _E, "R16", "PlacementDetail/LeavingDate", f"LeavingDate {leaving} is before EntryDate {entry}"
+            )
     open_first = [
         r for r in out.placements if r.get("leaving_date") is None and r.get("placement_rank") == "1"
     ]
@@ -231,9 +235,9 @@ def _setting(
             f"a {block} must name its setting by exactly one of URN, UKPRN or SENsetting, but has {what}",
         )
     if isinstance(urn, str) and not _URN.fullmatch(urn):
-        yield f(_E, "R12", "URN", f"URN '{urn}' is not 6 digits (GIAS URN)")
+        yield f(_E, "R12", f"{block}/URN", f"URN '{urn}' is not 6 digits (GIAS URN)")
     if isinstance(ukprn, str) and not _UKPRN.fullmatch(ukprn):
-        yield f(_E, "R12", "UKPRN", f"UKPRN '{ukprn}' is not 8 digits")
+        yield f(_E, "R12", f"{block}/UKPRN", f"UKPRN '{ukprn}' is not 8 digits")
     if isinstance(setting, str):
         since = PLACEMENT_SETTING_SINCE.get(setting, 0) if block == "PlacementDetail" else 0
         if setting not in settings or (year is not None and year < since):
@@ -243,20 +247,22 @@ def _setting(
             yield f(
                 _E,
                 "R13",
-                "SENsetting",
+                f"{block}/SENsetting",
                 f"'{setting}' is not a SENsetting of {block} in this return; use {codes}",
             )
         elif setting == "NIEO" and row.get("sen_setting_other") is None:
-            yield f(_E, "R14", "SENSettingOther", "SENsetting NIEO needs SENSettingOther (the details)")
+            yield f(
+                _E, "R14", f"{block}/SENSettingOther", "SENsetting NIEO needs SENSettingOther (the details)"
+            )
         elif setting == "OTH" and row.get("sen_setting_other") is None:
             yield f(
                 _Q,
                 "R14",
-                "SENSettingOther",
+                f"{block}/SENSettingOther",
                 "SENsetting OTH without SENSettingOther: say what kind of setting",
             )
     if row.get("placement_rank") not in RANKS:
-        yield f(_E, "R12", "PlacementRank", f"a {block} needs a PlacementRank of 1 or 2")
+        yield f(_E, "R12", f"{block}/PlacementRank", f"a {block} needs a PlacementRank of 1 or 2")
     for column, name in (
         ("sen_unit_indicator", "SENunitIndicator"),
         ("resourced_provision_indicator", "ResourcedProvisionIndicator"),
@@ -264,15 +270,21 @@ def _setting(
         value = row.get(column)
         if value is None:
             yield f(
-                _E, "item 4.7e-f/5.7g-h", name, f"{name} (1 or 0) is missing in a {block}; it is mandatory"
+                _E,
+                "item 4.7e-f/5.7g-h",
+                f"{block}/{name}",
+                f"{name} (1 or 0) is missing in a {block}; it is mandatory",
             )
         elif value not in FLAG_VALUES:
-            yield f(_E, "item 4.7e-f/5.7g-h", name, f"'{value}' is not a 0/1 flag")
+            yield f(_E, "item 4.7e-f/5.7g-h", f"{block}/{name}", f"'{value}' is not a 0/1 flag")
     for column in ("res", "wbp", "attendance_pattern"):
         value = row.get(column)
         if isinstance(value, str) and value not in CODES[column]:
             yield f(
-                _E, "item 5.7", column.upper(), f"'{value}' is not one of {', '.join(sorted(CODES[column]))}"
+                _E,
+                "item 5.7",
+                f"{block}/{column.upper()}",
+                f"'{value}' is not one of {', '.join(sorted(CODES[column]))}",
             )
 
 

@@ -65,7 +65,7 @@ def _unaccounted(sample: Path, out: Path, result: ExportResult) -> list[str]:
     before, after = _people(sample), _people(out)
     named: dict[str, set[str]] = {}
     for f in result.findings:
-        named.setdefault(f.person, set()).add(f.item.lower())
+        named.setdefault(f.person, set()).update(part.lower() for part in f.item.split("/"))
     refused = _refused_by_import(sample)
     lost: list[str] = []
     for ref, (items, requests) in before.items():
