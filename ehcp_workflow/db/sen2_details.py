@@ -181,18 +181,22 @@ def _stored_rows(conn: Connection, table: Any, ids: Sequence[int], **where: Any)
 
 
 def _replace(
-    conn: Connection,
-    table: Any,
-    case_id: int,
-    rows: list[Row],
-    extra: Mapping[str, Any],
-) -> list[dict[str, Any]]:
-    """Rows to insert for ``case_id`` after deleting its stored ones (seq numbered from 1)."""
-    stmt = delete(table).where(table.c.case_id == case_id)
-    for column, value in extra.items():
-        stmt = stmt.where(table.c[column] == value)
-    conn.execute(stmt)
-    return [{"case_id": case_id, **extra, "seq": i, **row} for i, row in enumerate(rows, start=1)]
+    conn: Connection, table: Any, rows_by_case: Mapping[int, list[Row]], extra: Mapping[str, Any]
+) -> None:
+    """Replace the stored rows of each case in ``rows_by_case`` (seq numbered from 1): one DELETE
+    per chunk of cases and one batched INSERT, however many cases change."""
+    ids = list(rows_by_case)
+    for start in range(0, len(ids), _CHUNK):
+        stmt = delete(table).where(table.c.case_id.in_(ids[start : start + _CHUNK]))
+        for column, value in extra.items():
+            stmt = stmt.where(table.c[column] == value)
+        conn.execute(stmt)
+    inserts = [
+        {"case_id": case_id, **extra, "seq": i, **row}
+        for case_id, rows in rows_by_case.items()
+        for i, row in enumerate(rows, start=1)
+    ]
+    execute_many(conn, insert(table), inserts)
 
 
 def _log_sets(events: EventRows, case_id: int, name: str, old: Iterable[str], new: Iterable[str]) -> bool:
@@ -216,7 +220,8 @@ def _settings(
     conn: Connection, by_id: Mapping[int, RequestDetails], events: EventRows, period_start: date | None
 ) -> set[int]:
     changed: set[int] = set()
-    inserts: list[dict[str, Any]] = []
+    plans: dict[int, list[Row]] = {}
+    places: dict[int, list[Row]] = {}
     plan_ids = [i for i, d in by_id.items() if d.plan]
     stored_plan = _stored_rows(conn, SETTING, plan_ids, kind="plan") if plan_ids else {}
     for case_id in plan_ids:
@@ -226,7 +231,7 @@ def _settings(
             continue
         _log_settings(events, case_id, "sen2.plan_detail", old, new)
         changed.add(case_id)
-        inserts += _replace(conn, SETTING, case_id, new, {"kind": "plan"})
+        plans[case_id] = new
     place_ids = [i for i, d in by_id.items() if d.placements]
     stored_place = _stored_rows(conn, SETTING, place_ids, kind="placement") if place_ids else {}
     for case_id in place_ids:
@@ -249,14 +254,15 @@ def _settings(
             continue
         _log_settings(events, case_id, "sen2.placement", old, merged)
         changed.add(case_id)
-        inserts += _replace(conn, SETTING, case_id, merged, {"kind": "placement"})
-    execute_many(conn, insert(SETTING), inserts)
+        places[case_id] = merged
+    _replace(conn, SETTING, plans, {"kind": "plan"})
+    _replace(conn, SETTING, places, {"kind": "placement"})
     return changed
 
 
 def _needs(conn: Connection, by_id: Mapping[int, RequestDetails], events: EventRows) -> set[int]:
     changed: set[int] = set()
-    inserts: list[dict[str, Any]] = []
+    replaced: dict[int, list[Row]] = {}
     ids = [i for i, d in by_id.items() if d.needs]
     stored = _stored_rows(conn, NEED, ids) if ids else {}
     for case_id in ids:
@@ -270,8 +276,8 @@ def _needs(conn: Connection, by_id: Mapping[int, RequestDetails], events: EventR
 
         _log_sets(events, case_id, "sen2.need", map(text, old), map(text, new))
         changed.add(case_id)
-        inserts += _replace(conn, NEED, case_id, new, {})
-    execute_many(conn, insert(NEED), inserts)
+        replaced[case_id] = new
+    _replace(conn, NEED, replaced, {})
     return changed
 
 
