@@ -142,3 +142,10 @@ def stored_refs(url: str) -> list[str]:
         return [str(r) for r in load_caseload(engine).cases["case_ref"]]
     finally:
         engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _cwd_is_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ehcp import`` writes its error report to the current folder by default: keep it in the
+    test's folder, never the repository."""
+    monkeypatch.chdir(tmp_path)
