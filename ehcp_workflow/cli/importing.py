@@ -104,9 +104,7 @@ def _refuse(file: Path, problems: Sequence[Problem], what: str, errors: Path | N
     path = _save_report(file, problems, errors)
     count = sum(p.severity == Severity.ERROR for p in problems)
     where = f" Error report: {path}" if path else ""
-    err.print(
-        f"[bold red]Refused:[/] {count} error(s) {what}; nothing was imported.{where}", highlight=False
-    )
+    err.print(f"[bold red]Refused:[/] {count} error(s) {what}; nothing was imported.{where}", highlight=False)
     return typer.Exit(EXIT_BAD_INPUT)
 
 

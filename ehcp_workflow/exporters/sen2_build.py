@@ -225,6 +225,8 @@ def _active_plan(out: RequestOut, case: StoredCase, ctx: Context) -> None:
                 else:
                     out.dropped["ReviewOutcome"] = "R18"
             out.review_draft = _upto(review.amendment_notice, p.census)
+            if review.amendment_notice is not None and out.review_draft is None:
+                out.dropped["ReviewDraft"] = "after census"
     else:  # 2023: only the date of the latest review decision (item 5.4)
         review = _latest_review(case.reviews, p.census, by_meeting=False)
         if review is not None:

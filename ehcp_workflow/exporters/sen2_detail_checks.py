@@ -6,8 +6,11 @@ Severity follows the spec's requiredness for the return year:
   children), or **C** with a stated condition that holds (RYA unless the request is historical,
   SENSettingOther for NIEO, ReviewDraft after a decision to amend from 2026), is an **error** when
   missing or not one of its codes: the return cannot be submitted as it is;
-* an item that became mandatory in 2026 (RequestSource, ReviewDraft, PhaseTransferFinalDate) is a
-  **query** in 2025, when it was voluntary, and nothing before;
+* an item that became mandatory in 2026 (RequestSource, DSCO) is an error in 2026, a **query** in
+  2025, when it was voluntary, and nothing before; ReviewDraft and PhaseTransferFinalDate, also
+  mandatory from 2026, are mandatory *once the draft or final plan is issued*: the store cannot
+  tell "not issued yet" (rightly blank; a late one is a breach) from "not recorded", so a missing
+  one is a query naming the date it was due;
 * a conditional item whose condition the sources do not state (the mediation and tribunal flags,
   OA) is a **query** when missing: COLLECT may ask, the council knows the answer.
 
@@ -21,7 +24,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 
 from ehcp_workflow.exporters.sen2_build import Context, RequestOut
 from ehcp_workflow.exporters.sen2_checks import CheckSeverity, Finding
@@ -196,28 +199,43 @@ def _active(out: RequestOut, f: _Maker, ctx: Context) -> Iterator[Finding]:
     if len(open_first) > 1:
         yield f(_Q, "R16", "PlacementDetail", f"{len(open_first)} rank-1 placements are open on census day")
     yield from _needs(out.needs, f, year)
-    if (
-        ctx.layout.has("ActivePlans", "ReviewDraft")
-        and out.review_outcome == "A"
-        and out.review_draft is None
-    ):
-        yield f(
-            _E if year >= 2026 else _Q,
-            "R19",
-            "ReviewDraft",
-            "the review decided to amend the plan (A) but the date the draft amended plan was issued "
-            + ("is missing; it is mandatory from 2026" if year >= 2026 else "is not recorded"),
-        )
+    draft_missing = out.review_outcome == "A" and out.review_draft is None
+    if ctx.layout.has("ActivePlans", "ReviewDraft") and draft_missing:
+        yield _review_draft(out, f, year, census)
     due = out.phase_due
     has_final = ctx.layout.has("ActivePlans", "PhaseTransferFinalDate")
     if has_final and due is not None and due <= census and out.phase_final is None:
         yield f(
-            _E if year >= 2026 else _Q,
+            _Q,
             "item 5.6b",
             "PhaseTransferFinalDate",
-            f"the phase transfer was due by {due} but the date its final amended plan was issued "
-            + ("is missing; it is mandatory from 2026" if year >= 2026 else "is not recorded"),
+            f"the phase transfer was due by {due} but no final amended plan is recorded by census day: "
+            "record its date (mandatory from 2026 once issued), or explain the late transfer",
         )
+
+
+def _review_draft(out: RequestOut, f: _Maker, year: int, census: date) -> Finding:
+    """R19 / item 5.4d: after a decision to amend, the draft's date. Mandatory from 2026 *once the
+    draft is issued*: the store cannot tell a draft not yet issued (a late one is a breach, and the
+    item is then rightly blank) from one not recorded, so this stays a query, naming the due date
+    (reg 22(2): 4 weeks from the meeting) when it has passed."""
+    if out.dropped.get("ReviewDraft") == "after census":
+        return f(
+            _Q,
+            "R19",
+            "ReviewDraft",
+            "the draft amended plan was issued after census day; blank in this return",
+        )
+    meeting = out.review_meeting
+    due = meeting + timedelta(weeks=4) if meeting is not None else None
+    late = f" (it was due by {due})" if due is not None and due <= census else ""
+    return f(
+        _Q,
+        "R19",
+        "ReviewDraft",
+        f"the review decided to amend the plan (A) but no date of the draft amended plan is recorded{late}; "
+        "if it was issued by census day, record it" + (" (mandatory from 2026)" if year >= 2025 else ""),
+    )
 
 
 def _setting(
