@@ -329,15 +329,17 @@ def _conversions(out: RequestOut, case: StoredCase, ctx: Context) -> None:
         ("CeaseReason", case.cease_reason, out.cease_reason if out.plan else None),
     )
     census = ctx.period.census
+    request_items = ("ReceivedDate", "RequestOutcome", "RequestOutcomeDate", "Exported")
     for item, stored, sent in pairs:
         if stored is None or stored == sent or item in out.dropped or "Assessment" in out.dropped:
             continue
-        if out.outcome == "H" and case.request_outcome != "H":
+        converted = out.outcome == "H" and case.request_outcome != "H"
+        if converted and (item in request_items or item.startswith("Assessment")):
             why = "the request is sent as historical (H): its plan was issued before the collection year"
-        elif out.outcome == "H":
+        elif out.outcome == "H" and item in request_items:
             why = "a historical (H) request carries no request dates (R3)"
         else:
-            why = f"the return shows the request as it stood on census day {census}"
+            why = f"the return shows the request and plan as they stood on census day {census}"
         shown = f"sent as {sent}" if sent is not None else "left out"
         out.excluded.append((item, f"stored {stored}, {shown}: {why} (sen2-spec §3.1, §4.1)"))
 
