@@ -201,8 +201,9 @@ def _replace(
 
 def _log_sets(events: EventRows, case_id: int, name: str, old: Iterable[str], new: Iterable[str]) -> bool:
     """Log rows removed (old -> None) and added (None -> new); True if anything changed."""
-    gone = sorted(set(old) - set(new))
-    came = sorted(set(new) - set(old))
+    before, after = set(old), set(new)  # iterables: read each once
+    gone = sorted(before - after)
+    came = sorted(after - before)
     for text in gone:
         events.add([case_id], name, [text], [None])
     for text in came:
