@@ -191,6 +191,8 @@ def read_sen2_file(path: PathLike, *, accept_valid: bool = False) -> Sen2File:
         out.rows[ref] = number
         parsed: dict[str, str | date] = {}
         for col, cell in values.items():
+            if cell is None or cell == "":
+                continue  # most cells of a wide row are empty
             value, reason = _parse(col, cell)
             if reason is not None:
                 out.problems.append(Problem(file, f"row {number}", ref, col, reason, rule="sen2-file"))
@@ -245,19 +247,26 @@ def _parse(column: str, cell: Cell) -> tuple[str | date | None, str | None]:
     return text, None
 
 
+_PLAN_COLUMNS = tuple(tuple((p, f"plan{k}_{p}") for p in _SETTING_PARTS) for k in range(1, PLAN_SLOTS + 1))
+_PLACEMENT_COLUMNS = tuple(
+    tuple((p, f"placement{k}_{p}") for p in _PLACEMENT_PARTS) for k in range(1, PLACEMENT_SLOTS + 1)
+)
+_NEED_COLUMNS = tuple(f"sen_need{k}" for k in range(1, NEED_SLOTS + 1))
+
+
 def _details(parsed: dict[str, str | date]) -> RequestDetails:
     out = RequestDetails(case={c: str(parsed[c]) for c in DETAIL_COLUMNS if c in parsed})
-    for k in range(1, PLAN_SLOTS + 1):
-        row: Row = {p: parsed.get(f"plan{k}_{p}") for p in _SETTING_PARTS}
+    for k, columns in enumerate(_PLAN_COLUMNS, start=1):
+        row: Row = {p: parsed.get(c) for p, c in columns}
         if any(v is not None for v in row.values()):
             out.plan.append(row | {"placement_rank": str(k)})
-    for k in range(1, PLACEMENT_SLOTS + 1):
-        values = {p: parsed.get(f"placement{k}_{p}") for p in _PLACEMENT_PARTS}
+    for columns in _PLACEMENT_COLUMNS:
+        values = {p: parsed.get(c) for p, c in columns}
         if any(v is not None for v in values.values()):
             rank = values.pop("rank")
             out.placements.append(values | {"placement_rank": rank})
-    for k in range(1, NEED_SLOTS + 1):
-        need = parsed.get(f"sen_need{k}")
+    for k, column in enumerate(_NEED_COLUMNS, start=1):
+        need = parsed.get(column)
         if need is not None:
             out.needs.append({"sen_type": str(need), "sen_type_rank": str(k)})
     return out
