@@ -210,6 +210,10 @@ def import_file(
                 people = read_sen2_people(file)
                 keep = people["person_ref"].isin(set(caseload.cases["person_ref"].dropna().astype(str)))
                 upsert_people(session, people.loc[keep.to_numpy(dtype=bool)], actor=who)
+                # and the SEN2 items no clock reads (settings, placements, needs, flags)
+                from ehcp_workflow.exporters.sen2_people import import_sen2_details
+
+                import_sen2_details(session, file, caseload.cases["case_ref"], source=file.name, actor=who)
 
     report = None
     if problems:

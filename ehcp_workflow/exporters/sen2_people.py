@@ -32,7 +32,7 @@ from ehcp_workflow.db.sen2_details import DetailsSummary, upsert_sen2_details, w
 from ehcp_workflow.db.types import utcnow
 from ehcp_workflow.db.write import WriteContext
 from ehcp_workflow.exporters.sen2_layout import CENSUS_DAYS, period
-from ehcp_workflow.importers.result import finish_load
+from ehcp_workflow.importers.result import ReadResult, finish_load
 from ehcp_workflow.importers.sen2 import read_sen2_rows
 from ehcp_workflow.importers.sen2_details import read_sen2_details
 from ehcp_workflow.importers.tabular_sen2 import PERSON_COLUMNS, read_sen2_file
@@ -133,15 +133,26 @@ def import_sen2(
     people = read_sen2_people(path)
     keep = people["person_ref"].isin(set(loaded.cases["person_ref"].dropna().astype(str)))
     written = upsert_people(session, people.loc[keep.to_numpy(dtype=bool)], actor=actor)
-    _import_details(session, path, rows.caseload.cases["case_ref"], loaded.cases["case_ref"], label, actor)
+    import_sen2_details(session, path, loaded.cases["case_ref"], source=label, actor=actor, rows=rows)
     return summary, written
 
 
-def _import_details(
-    session: Session, path: PathLike, all_refs: pd.Series, loaded_refs: pd.Series, source: str, actor: str
+def import_sen2_details(
+    session: Session,
+    path: PathLike,
+    loaded_refs: pd.Series,
+    *,
+    source: str,
+    actor: str,
+    rows: ReadResult | None = None,
 ) -> None:
-    """The SEN2 items no clock reads (:mod:`~ehcp_workflow.importers.sen2_details`), for the cases
-    loaded. Details and case rows meet by position: both are one per ``Requests``, in file order."""
+    """Store the SEN2 items no clock reads (:mod:`~ehcp_workflow.importers.sen2_details`) of the
+    cases ``loaded_refs`` just imported from the return at ``path`` (commits).
+
+    Details and case rows meet by position: both are one per ``Requests``, in file order, so the
+    importer's case references (whatever they are) are taken from ``rows`` (read again if None).
+    """
+    all_refs = (rows or read_sen2_rows(path)).caseload.cases["case_ref"]
     details = read_sen2_details(path)
     if len(details.requests) != len(all_refs):  # the same file read twice: cannot happen
         raise RuntimeError(f"{path}: {len(details.requests)} Requests but {len(all_refs)} case rows")

@@ -55,3 +55,26 @@ def test_a_bad_companion_file_imports_nothing(ehcp, url, tmp_path: Path, rows: l
             conn.execute(sa.text("SELECT count(*) FROM person WHERE surname IS NOT NULL")).scalar_one() == 0
         )
     engine.dispose()
+
+
+def test_ehcp_import_of_a_sen2_return_stores_its_sen2_only_items(ehcp, url, tmp_path: Path) -> None:
+    import shutil
+
+    from tests.importers.helpers import SAMPLES
+
+    if not SAMPLES.is_dir():
+        pytest.skip("../shared/sen2-samples is not on this machine")
+    sample = tmp_path / "sample.xml"
+    shutil.copyfile(SAMPLES / "liia_sen2_sample_2025.xml", sample)
+    result = ehcp("import", str(sample), "--accept-valid")
+    assert result.exit_code == 0, result.output
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(sa.text("SELECT kind, count(*) FROM sen2_setting GROUP BY kind")).all())
+        assert kinds == {"plan": 2, "placement": 2}
+        assert conn.execute(sa.text("SELECT count(*) FROM sen2_need")).scalar_one() == 2
+        other = conn.execute(
+            sa.text("SELECT sen_setting_other FROM sen2_setting WHERE kind = 'plan' AND seq = 1")
+        )
+        assert other.scalar_one() == "Free text here"
+    engine.dispose()
