@@ -24,9 +24,11 @@ def demo_data(
     ),
 ) -> None:
     """Write a realistic synthetic council (no real person's data) in the project's CSV format,
-    and its review history (every cycle before each plan's latest) beside it in the event format
-    (``<name>.events.csv``): import the CSV, then the events file."""
+    its review history (every cycle before each plan's latest) beside it in the event format
+    (``<name>.events.csv``) and its SEN2 companion file (``<name>.sen2.csv``: synthetic names,
+    birth dates, UPNs, settings, placements, needs): import the CSV, then the other two."""
     from ehcp_workflow.demo import generate_council, write_council_csv
+    from ehcp_workflow.demo_sen2 import generate_sen2_companion, write_sen2_csv
     from ehcp_workflow.importers.events import write_events_csv
 
     day = parse_date(as_of)
@@ -36,11 +38,19 @@ def demo_data(
     rows = write_events_csv(caseload, events)
     err.print(f"Wrote {len(caseload):,} cases and {len(caseload.advice):,} advice requests to {path}")
     err.print(f"Wrote {len(caseload.review_history):,} review cycles ({rows:,} events) to {events}")
+    companion = sen2_path(path)
+    write_sen2_csv(generate_sen2_companion(caseload, seed), companion)
+    err.print(f"Wrote the SEN2 companion rows (synthetic identities, settings, needs) to {companion}")
 
 
 def history_path(path: Path) -> Path:
     """Where ``ehcp demo-data`` puts the review history of the caseload at ``path``."""
     return path.with_name(f"{path.stem}.events.csv")
+
+
+def sen2_path(path: Path) -> Path:
+    """Where ``ehcp demo-data`` puts the SEN2 companion file of the caseload at ``path``."""
+    return path.with_name(f"{path.stem}.sen2.csv")
 
 
 def demo(
@@ -98,6 +108,16 @@ def demo(
         with Session(engine) as session:
             summary = upsert_caseload(session, load_caseload(path), source=path.name, actor="demo")
         out.print(f"{path} -> {database}: {summary}")
+    from ehcp_workflow.demo_sen2 import generate_sen2_companion, write_sen2_csv
+    from ehcp_workflow.exporters.sen2_people import import_sen2_file
+
+    companion = sen2_path(csv)  # what a SEN2 return needs beyond the caseload
+    write_sen2_csv(generate_sen2_companion(council, 1), companion)
+    with Session(engine) as session:
+        people, details = import_sen2_file(session, companion, actor="demo")
+    out.print(
+        f"{companion} -> {database}: {people:,} people, SEN2 details of {details.cases_changed:,} cases"
+    )
 
     out.rule(f"2. The nightly compliance flow for {day.isoformat()} (Prefect, local ephemeral mode)")
     from flows.nightly import nightly_compliance

@@ -1,9 +1,12 @@
-"""``ehcp import FILE``: a SEN2 return, or the project's CSV/XLSX caseload, into the case store.
+"""``ehcp import FILE``: a SEN2 return, the project's CSV/XLSX caseload, its event format or a
+SEN2 companion file, into the case store.
 
 Idempotent: the store merges (a case with the same values is left alone), so importing the same
 file again changes nothing and says so; a newer file updates what changed. Strict by default: a
-file with any error imports nothing and an error report is written next to it
-(``<file>.errors.csv``); ``--accept-valid`` imports the valid cases and reports the rest.
+file with any error imports nothing and an error report is written (``<file name>.errors.csv`` in
+the current folder, or where ``--errors`` says; never beside the input, which may be another
+system's drop folder or a read-only share); ``--accept-valid`` imports the valid cases and reports
+the rest.
 """
 
 from __future__ import annotations
@@ -40,9 +43,13 @@ REPORT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def report_path(file: Path) -> Path:
-    """Where the error report of ``file`` goes: beside it, ``<file>.errors.csv``."""
-    return file.with_name(file.name + ".errors.csv")
+def report_path(file: Path, errors: Path | None = None) -> Path:
+    """Where the error report of ``file`` goes: ``errors`` if it is a file path, inside it if it is
+    a folder, else ``<file name>.errors.csv`` in the current folder (never the input's folder)."""
+    name = file.name + ".errors.csv"
+    if errors is None:
+        return Path.cwd() / name
+    return errors / name if errors.is_dir() else errors
 
 
 def write_report(path: Path, problems: Iterable[Problem]) -> None:
@@ -79,10 +86,10 @@ def _remove_stale_report(path: Path) -> bool:
     return True
 
 
-def _save_report(file: Path, problems: Sequence[Problem]) -> Path | None:
+def _save_report(file: Path, problems: Sequence[Problem], errors: Path | None = None) -> Path | None:
     from ehcp_workflow.files import UnsafePath
 
-    path = report_path(file)
+    path = report_path(file, errors)
     try:
         write_report(path, problems)
     except UnsafePath as exc:
@@ -94,14 +101,12 @@ def _save_report(file: Path, problems: Sequence[Problem]) -> Path | None:
     return path
 
 
-def _refuse(file: Path, problems: Sequence[Problem], what: str) -> typer.Exit:
+def _refuse(file: Path, problems: Sequence[Problem], what: str, errors: Path | None = None) -> typer.Exit:
     report_problems(problems)
-    path = _save_report(file, problems)
-    errors = sum(p.severity == Severity.ERROR for p in problems)
+    path = _save_report(file, problems, errors)
+    count = sum(p.severity == Severity.ERROR for p in problems)
     where = f" Error report: {path}" if path else ""
-    err.print(
-        f"[bold red]Refused:[/] {errors} error(s) {what}; nothing was imported.{where}", highlight=False
-    )
+    err.print(f"[bold red]Refused:[/] {count} error(s) {what}; nothing was imported.{where}", highlight=False)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -154,13 +159,23 @@ def import_file(
         ),
     ] = False,
     database_url: DatabaseUrlOption = None,
+    errors: Annotated[
+        Path | None,
+        typer.Option(
+            "--errors",
+            help="Where to write the error report (a file, or a folder for <FILE name>.errors.csv); "
+            "default: the current folder, never the input's",
+        ),
+    ] = None,
 ) -> None:
     """Import FILE into the case store: new cases are created, changed ones updated, all logged.
 
     Re-importing the same file changes nothing. Any error refuses the whole file (one transaction,
-    a SEN2 return's personal fields included) and writes FILE.errors.csv beside it; --accept-valid
-    imports the valid cases instead. A file extracted before the store's newer data for a case
-    (a later return, a caseworker's change) leaves that case alone unless --force.
+    a SEN2 return's personal fields and SEN2 details included) and writes an error report (created
+    0600) to --errors, default <FILE name>.errors.csv in the current folder; --accept-valid imports
+    the valid cases instead. A file extracted before the store's newer data for a case (a later
+    return, a caseworker's change) leaves that case alone unless --force. A SEN2 companion file
+    (person fields and SEN2 details of cases already stored) is recognised by its header.
     """
     from sqlalchemy.orm import Session
 
@@ -168,12 +183,19 @@ def import_file(
     from ehcp_workflow.importers import detect_format, load_caseload
 
     who = actor_name(actor)
+    try:
+        companion = detect_format(file) == "sen2-file"
+    except InputError as exc:
+        raise _refuse(file, exc.problems, f"in {file.name}", errors) from None
+    if companion:
+        _import_companion(file, who, accept_valid, reason, database_url, errors)
+        return
     with open_store(database_url) as engine, Steps(err, total=3) as steps:
         steps.step(f"Reading {file.name}")
         try:
             loaded = load_caseload(file, accept_valid=accept_valid)
         except InputError as exc:
-            raise _refuse(file, exc.problems, f"in {file.name}") from None
+            raise _refuse(file, exc.problems, f"in {file.name}", errors) from None
         problems: list[Problem] = list(loaded.problems)
         left_out: set[str] = set(loaded.rejected)
 
@@ -182,28 +204,31 @@ def import_file(
         store_problems = validate_caseload(loaded.cases, loaded.advice, str(file))
         if store_problems:
             if not accept_valid:
-                raise _refuse(file, [*problems, *store_problems], f"in {file.name}")
+                raise _refuse(file, [*problems, *store_problems], f"in {file.name}", errors)
             caseload, dropped = _drop_rejected(loaded, store_problems)
             problems += store_problems
             left_out |= dropped
             still = validate_caseload(caseload.cases, caseload.advice, str(file))
             if still:
-                raise _refuse(file, [*problems, *still], f"in {file.name}")
+                raise _refuse(file, [*problems, *still], f"in {file.name}", errors)
         if not len(caseload):
-            raise _refuse(file, problems, f"in {file.name} and no valid case")
+            raise _refuse(file, problems, f"in {file.name} and no valid case", errors)
 
         steps.step(f"Writing {len(caseload):,} case(s) to the store")
         people = None
+        details = None
         sen2 = detect_format(file) == "sen2"
         if sen2:
             # the personal fields a SEN2 export needs live only in the store's person table (the
-            # caseload never carries them, so they cannot reach an alert or a report); they are
-            # written in the same transaction as the cases, each change recorded without its value
-            from ehcp_workflow.exporters.sen2_people import read_sen2_people
+            # caseload never carries them, so they cannot reach an alert or a report), and the SEN2
+            # items no clock reads in its own tables; all are written in the same transaction as the
+            # cases, each personal change recorded without its value
+            from ehcp_workflow.exporters.sen2_people import read_sen2_people, sen2_details_of
 
             people = read_sen2_people(file)
             keep = people["person_ref"].isin(set(caseload.cases["person_ref"].dropna().astype(str)))
             people = people.loc[keep.to_numpy(dtype=bool)]
+            details = sen2_details_of(file, caseload.cases["case_ref"])
         if extract_date is not None:
             caseload = replace(caseload, extract_date=extract_date.date())
         with Session(engine) as session:
@@ -217,17 +242,43 @@ def import_file(
                     people=people,
                     pseudonymise=sen2,
                     force=force,
+                    sen2_details=details,
                 )
             except InputError as exc:  # the store's own check, in case it is stricter than ours
-                raise _refuse(file, [*problems, *exc.problems], f"in {file.name}") from None
+                raise _refuse(file, [*problems, *exc.problems], f"in {file.name}", errors) from None
 
     report = None
     if problems:
         report_problems(problems)
-        report = _save_report(file, problems)
-    elif _remove_stale_report(report_path(file)):
-        err.print(f"Removed the error report of an earlier import ({report_path(file).name}).", style="dim")
+        report = _save_report(file, problems, errors)
+    elif _remove_stale_report(report_path(file, errors)):
+        err.print(
+            f"Removed the error report of an earlier import ({report_path(file, errors).name}).", style="dim"
+        )
     _print_summary(file, summary, left_out, report)
+
+
+def _import_companion(
+    file: Path, who: str, accept_valid: bool, reason: str, database_url: str | None, errors: Path | None
+) -> None:
+    """A SEN2 companion file: the people's fields and the cases' SEN2 details, one transaction."""
+    from sqlalchemy.orm import Session
+
+    from ehcp_workflow.exporters.sen2_people import import_sen2_file
+
+    with open_store(database_url) as engine, Session(engine) as session:
+        try:
+            people, details = import_sen2_file(
+                session, file, actor=who, accept_valid=accept_valid, reason=reason
+            )
+        except InputError as exc:
+            raise _refuse(file, exc.problems, f"in {file.name}", errors) from None
+    out.print(
+        Text(
+            f"Imported {file.name} (SEN2 companion file): {people:,} people's fields, SEN2 details of "
+            f"{details.cases_changed:,} case(s) set or changed; {details.events:,} event(s) logged."
+        )
+    )
 
 
 def _print_summary(file: Path, summary: ImportSummary, left_out: set[str], report: Path | None) -> None:

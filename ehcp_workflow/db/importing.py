@@ -10,6 +10,7 @@ file are left alone (an import may cover one team). The whole import is one tran
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 
@@ -34,6 +35,7 @@ from ehcp_workflow.db.people import PeopleChanges, write_people
 from ehcp_workflow.db.pseudonyms import pseudonymise as pseudonymise_caseload
 from ehcp_workflow.db.read import CASE, IMPORT, IN_CHUNK, read_advice, read_cases
 from ehcp_workflow.db.review_history import apply_review_history
+from ehcp_workflow.db.sen2_details import DetailsSummary, SourceDetails, write_sen2_details
 from ehcp_workflow.db.types import utcnow
 from ehcp_workflow.db.write import (
     EVENT,
@@ -69,6 +71,8 @@ class ImportSummary:
     #: date (a later import, or a caseworker's change after it); ``--force`` applies them anyway.
     skipped_older: tuple[str, ...] = ()
     extract_date: date | None = None
+    #: Cases whose SEN2-only items (settings, placements, needs, flags) were set or changed.
+    sen2_details_changed: int = 0
 
     @property
     def changed(self) -> bool:
@@ -228,6 +232,7 @@ def upsert_caseload(
     people: pd.DataFrame | None = None,
     pseudonymise: bool = False,
     force: bool = False,
+    sen2_details: SourceDetails | None = None,
 ) -> ImportSummary:
     """Merge ``caseload`` into the store in one transaction (committed here) and say what changed.
 
@@ -240,6 +245,9 @@ def upsert_caseload(
     cases named after a person's UPN/ULN to their pseudonym first (:mod:`ehcp_workflow.db.pseudonyms`).
     A caseload with an ``extract_date`` leaves alone the cases the store knows newer data for
     (changed by an import extracted later, or by a person after that date) unless ``force``.
+    ``sen2_details`` (by the caseload's case refs, before any renaming) are the SEN2 items no clock
+    reads (:mod:`ehcp_workflow.db.sen2_details`), written for the cases written, in the same
+    transaction.
     Raises :class:`~ehcp_workflow.problems.InputError` listing every reference or code the schema
     would refuse, before anything is written. Re-importing the same caseload changes nothing and
     returns a summary with ``changed`` False.
@@ -269,8 +277,19 @@ def upsert_caseload(
                 skipped = tuple(sorted(newer))
         cases = _working(normalise_cases(caseload.cases)[list(CASE_COLUMNS)])
         advice = _working(normalise_advice(caseload.advice)[list(ADVICE_COLUMNS)])
+        details = None
+        if sen2_details is not None:
+            details = replace(sen2_details, by_case=_renamed(sen2_details.by_case, names, set(cases["case_ref"])))
         summary = _upsert(
-            session, cases, advice, caseload, source=source, actor=actor, reason=reason, people=people
+            session,
+            cases,
+            advice,
+            caseload,
+            source=source,
+            actor=actor,
+            reason=reason,
+            people=people,
+            details=details,
         )
         summary = replace(summary, skipped_older=skipped, extract_date=caseload.extract_date)
         session.commit()
@@ -290,6 +309,7 @@ def _upsert(
     actor: str,
     reason: str,
     people: pd.DataFrame | None = None,
+    details: SourceDetails | None = None,
 ) -> ImportSummary:
     conn = write_connection(session)
     now = utcnow()
@@ -334,6 +354,9 @@ def _upsert(
         touched |= _case_refs_of(conn, personal.changed_ids)
         for name, n in personal.fields_changed.items():
             changes.fields_changed[f"person.{name}"] += n
+    details_changed = DetailsSummary(0, 0)
+    if details is not None and details.by_case:
+        details_changed = write_sen2_details(conn, details.by_case, ctx, details.period_start)
     advice_only = sorted(touched - set(changes.created) - set(changes.updated))
     if advice_only:
         stmt = update(CASE).where(CASE.c.case_ref == bindparam("b_ref"))
@@ -345,14 +368,13 @@ def _upsert(
 
     created, updated = len(changes.created), len(changes.updated) + len(advice_only)
     unchanged = len(cases) - created - updated
-    if not changes.event_count:
+    events = changes.event_count + details_changed.events
+    if not events:
         conn.execute(delete(IMPORT).where(IMPORT.c.id == import_id))
         import_id = None
     else:
         counts = {"cases_created": created, "cases_updated": updated, "cases_unchanged": unchanged}
-        conn.execute(
-            update(IMPORT).where(IMPORT.c.id == import_id).values(events=changes.event_count, **counts)
-        )
+        conn.execute(update(IMPORT).where(IMPORT.c.id == import_id).values(events=events, **counts))
     return ImportSummary(
         source=source,
         created=created,
@@ -362,8 +384,9 @@ def _upsert(
         advice_created=changes.advice_created,
         advice_updated=changes.advice_updated,
         advice_removed=changes.advice_removed,
-        events=changes.event_count,
+        events=events,
         import_id=import_id,
+        sen2_details_changed=details_changed.cases_changed,
         people_created=personal.created,
         people_updated=personal.updated,
     )
@@ -408,3 +431,15 @@ def _case_refs_of(conn: Connection, person_ids: set[int]) -> set[str]:
         stmt = select(CASE.c.case_ref).where(CASE.c.person_id.in_(ids[start : start + IN_CHUNK]))
         refs |= {row[0] for row in conn.execute(stmt)}
     return refs
+
+
+def _renamed(by_case: Mapping[str, Any], names: Mapping[str, str], written: set[str]) -> dict[str, Any]:
+    """``by_case`` keyed by the refs the cases were written under (``<UPN>/<n>`` -> pseudonym), for
+    the cases written only (not those left as stored for an older extract)."""
+    out: dict[str, Any] = {}
+    for ref, value in by_case.items():
+        person, slash, number = ref.rpartition("/")
+        new = f"{names[person]}/{number}" if slash and person in names else ref
+        if new in written:
+            out[new] = value
+    return out

@@ -387,3 +387,87 @@ class Alert(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     subject: str = Field(default="", nullable=False, sa_column_kwargs={"server_default": ""})
     body: str = Field(default="", nullable=False, sa_column_kwargs={"server_default": ""})
+
+
+# --- SEN2 items that no clock reads (sen2-spec §2.2, modules 2-5) ---------------------------------
+#
+# They are kept so that the SEN2 return a council sends DfE can be made from the store, and so that
+# a council's history (which arrives as SEN2 returns) is not lost on import. Codes are kept as the
+# return writes them ("0"/"1" flags, letter codes), checked by the importers and by the export's
+# checks for the year in hand, not by the schema: the lists change between return years.
+#: ``Sen2Setting.kind``: a setting named in the plan's Section I, or a placement actually attended.
+SEN2_SETTING_KINDS: tuple[str, ...] = ("plan", "placement")
+
+
+class Sen2CaseDetail(SQLModel, table=True):
+    """The SEN2 items of one request that occur once: source, flags, personal budget.
+
+    One row per case. Every change is written to :class:`EventLog` as ``sen2.<column>`` (old and
+    new value), so the row is the current state and the log its history.
+    """
+
+    __tablename__ = "sen2_case_detail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="ehcp_case.id", unique=True, nullable=False)
+    request_source: str | None = None  # 2.2 (2025+): 1-5
+    rya: str | None = None  # relevant youth accommodation
+    request_mediation: str | None = None
+    request_tribunal: str | None = None
+    assessment_mediation: str | None = None
+    assessment_tribunal: str | None = None
+    other_mediation: str | None = None
+    other_tribunal: str | None = None
+    plan_res: str | None = None  # NamedPlan: A/B
+    plan_wbp: str | None = None  # NamedPlan: A/T/S
+    pb: str | None = None  # personal budget taken up
+    oa: str | None = None  # organised arrangements
+    dp: str | None = None  # direct payments E/S/H/I
+    active_res: str | None = None  # 2023 only: Res/WBP sat in ActivePlans
+    active_wbp: str | None = None
+
+
+class Sen2Setting(SQLModel, table=True):
+    """A setting of a case: named in the plan (``kind`` plan, SEN2 PlanDetail) or attended
+    (``kind`` placement, SEN2 PlacementDetail, with entry and leaving dates).
+
+    Placements accumulate across returns (each return lists those of its collection year); plan
+    settings are the plan's current Section I. Every row added, changed or removed is written to
+    :class:`EventLog` (``sen2.plan_detail`` / ``sen2.placement``).
+    """
+
+    __tablename__ = "sen2_setting"
+    __table_args__ = (
+        UniqueConstraint("case_id", "kind", "seq"),
+        CheckConstraint(_one_of("kind", SEN2_SETTING_KINDS), name="kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="ehcp_case.id", nullable=False, index=True)
+    kind: str = Field(nullable=False)
+    seq: int = Field(nullable=False)
+    urn: str | None = None
+    ukprn: str | None = None
+    sen_setting: str | None = None
+    sen_setting_other: str | None = None
+    placement_rank: str | None = None
+    sen_unit_indicator: str | None = None
+    resourced_provision_indicator: str | None = None
+    entry_date: date | None = None
+    leaving_date: date | None = None
+    attendance_pattern: str | None = None  # 2023 only: FT/PT
+    res: str | None = None  # 2024+: in PlacementDetail
+    wbp: str | None = None
+
+
+class Sen2Need(SQLModel, table=True):
+    """A type of special educational need of a case (SEN2 SENneed), with its rank (1 or 2)."""
+
+    __tablename__ = "sen2_need"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="ehcp_case.id", nullable=False, index=True)
+    seq: int = Field(nullable=False)
+    sen_type: str | None = None
+    sen_type_rank: str | None = None

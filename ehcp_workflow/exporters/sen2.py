@@ -44,10 +44,11 @@ from ehcp_workflow.exporters.sen2_checks import (
     check_person,
     check_request,
     sex_code,
-    store_gaps,
 )
+from ehcp_workflow.exporters.sen2_detail_checks import check_details
 from ehcp_workflow.exporters.sen2_layout import Layout, layout, period
 from ehcp_workflow.exporters.sen2_store import (
+    StoredCase,
     StoredPerson,
     count_cases_without_la,
     iter_people,
@@ -84,6 +85,11 @@ class ExportResult:
     @property
     def queries(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity is CheckSeverity.QUERY)
+
+    @property
+    def exclusions(self) -> tuple[Finding, ...]:
+        """Stored requests and items the return leaves out by the spec's scope rules."""
+        return tuple(f for f in self.findings if f.severity is CheckSeverity.EXCLUDED)
 
     @property
     def passed(self) -> bool:
@@ -126,7 +132,6 @@ def export_sen2(
     report = report_path(out)
     officers = {"DMO": dmo, "DCO": dco, "DSCO": dsco}
     findings: list[Finding] = list(check_header(la, officers, ctx, year))
-    blocks: Counter[str] = Counter()
     scope: Counter[str] = Counter()
     seen: dict[str, str] = {}
     persons = requests = 0
@@ -137,7 +142,9 @@ def export_sen2(
         fh.write(render(_header(ctx, la, generated_at, officers, serial_no), lay, depth=1))
         writer = PersonsWriter(fh, lay)
         for person, cases in iter_people(conn, la, person_order(conn, la)):
-            outs = [o for o in (build_request(c, ctx) for c in cases) if o is not None]
+            built = [(c, build_request(c, ctx)) for c in cases]
+            findings.extend(_out_of_scope(person, [c for c, o in built if o is None], year))
+            outs = [o for _, o in built if o is not None]
             if not outs:
                 continue
             writer.write(person_block(person, outs, lay))
@@ -146,8 +153,12 @@ def export_sen2(
             findings.extend(check_person(person, ctx, seen))
             for o in outs:
                 findings.extend(check_request(person, o, ctx))
+                findings.extend(check_details(person, o, ctx))
+                findings.extend(
+                    Finding(CheckSeverity.EXCLUDED, "scope", person.label, o.case.case_ref, item, why)
+                    for item, why in o.excluded
+                )
                 scope[o.reasons[0]] += 1
-                blocks.update(_blocks(o))
         writer.close()
         fh.write("</Message>\n")
     if no_la:
@@ -173,8 +184,8 @@ def export_sen2(
                 "Persons; check the council number and the year",
             )
         )
-    findings.extend(store_gaps(dict(blocks), ctx))
-    ordered = sorted(findings, key=lambda f: f.severity is not CheckSeverity.ERROR)
+    rank = {CheckSeverity.ERROR: 0, CheckSeverity.QUERY: 1, CheckSeverity.EXCLUDED: 2}
+    ordered = sorted(findings, key=lambda f: rank[f.severity])
     write_report(report, ordered)
     return ExportResult(
         path=out,
@@ -189,6 +200,21 @@ def export_sen2(
         scope={r: scope[r] for r in SCOPE_REASONS if scope[r]},
         findings=tuple(ordered),
     )
+
+
+def _out_of_scope(person: StoredPerson, cases: Iterable[StoredCase], year: int) -> Iterator[Finding]:
+    """One ``excluded`` finding per stored request the return leaves out (sen2-spec §4.1)."""
+    for c in cases:
+        yield Finding(
+            CheckSeverity.EXCLUDED,
+            "scope",
+            person.label,
+            c.case_ref,
+            "Requests",
+            f"not in the {year} return's scope (sen2-spec §4.1): received after census day, or no plan "
+            "active in the collection year or on census day, no request, decision or assessment in "
+            "that year and no work ongoing on census day",
+        )
 
 
 def person_block(person: StoredPerson, outs: Iterable[RequestOut], lay: Layout) -> Block:
@@ -220,7 +246,10 @@ def write_report(path: Path, findings: Iterable[Finding]) -> None:
         w.writerow(REPORT_COLUMNS)
         for f in findings:
             w.writerow(
-                [neutralise(v) for v in (f.severity.value, f.rule, f.person, f.case_ref, f.item, f.message)]
+                [
+                    neutralise(v)
+                    for v in (f.severity.value, f.rule, f.person, f.case_ref, f.module, f.item, f.message)
+                ]
             )
 
 
@@ -245,18 +274,6 @@ def _header(
     attach(header, lay, details)
     attach(header, lay, source)
     return header
-
-
-def _blocks(o: RequestOut) -> Iterator[str]:
-    """The kinds of block of one request that the store-gap counts refer to."""
-    if o.outcome != "H":
-        yield "Requests"
-    if o.assessment_outcome in ("Y", "N"):
-        yield "Assessment"
-    if o.plan:
-        yield "NamedPlan"
-    if o.active:
-        yield "ActivePlans"
 
 
 def _snapshot(engine: Engine) -> Connection:

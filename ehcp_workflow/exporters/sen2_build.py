@@ -31,6 +31,8 @@ from ehcp_workflow.core.conventions import Conventions
 from ehcp_workflow.core.evaluator import phase_transfer_due_date
 from ehcp_workflow.exporters.sen2_layout import Layout, Period
 from ehcp_workflow.exporters.sen2_store import StoredCase, StoredReview, StoredTransfer
+from ehcp_workflow.importers.sen2_details import CASE_ITEMS, NEED_ITEMS, SETTING_ITEMS, Row
+from ehcp_workflow.importers.sen2_schema import spelling
 
 #: Scope reasons, in the order they are reported.
 ACTIVE_PLAN = "active plan at census"
@@ -103,6 +105,14 @@ class RequestOut:
     phase_final: date | None = None
     #: Stored values that were not sent and why (for the checks): element -> reason code.
     dropped: dict[str, str] = field(default_factory=dict)
+    #: SEN2-only items sent: ``sen2_case_detail`` column -> value; settings and needs as sent.
+    detail: dict[str, str] = field(default_factory=dict)
+    plan_settings: list[Row] = field(default_factory=list)
+    placements: list[Row] = field(default_factory=list)
+    needs: list[Row] = field(default_factory=list)
+    #: Stored SEN2 items the return leaves out by the spec's own rules: (element, why). Each is
+    #: named in the check report, so nothing the store holds disappears without a word.
+    excluded: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _upto(day: date | None, census: date) -> date | None:
@@ -183,6 +193,8 @@ def build_request(case: StoredCase, ctx: Context) -> RequestOut | None:
         out.dropped["StartDate"] = "no plan"
     if out.active:
         _active_plan(out, case, ctx)
+    _details(out, case, ctx)
+    _conversions(out, case, ctx)
     # 3. scope
     if out.active:
         out.reasons.append(ACTIVE_PLAN if out.ceased is None else PLAN_ENDED)
@@ -213,6 +225,8 @@ def _active_plan(out: RequestOut, case: StoredCase, ctx: Context) -> None:
                 else:
                     out.dropped["ReviewOutcome"] = "R18"
             out.review_draft = _upto(review.amendment_notice, p.census)
+            if review.amendment_notice is not None and out.review_draft is None:
+                out.dropped["ReviewDraft"] = "after census"
     else:  # 2023: only the date of the latest review decision (item 5.4)
         review = _latest_review(case.reviews, p.census, by_meeting=False)
         if review is not None:
@@ -222,6 +236,119 @@ def _active_plan(out: RequestOut, case: StoredCase, ctx: Context) -> None:
         if chosen is not None:
             out.phase_due, final = chosen
             out.phase_final = _upto(final, p.census)
+
+
+_BLOCKS = {"requests": "Requests", "assessment": "Assessment", "namedplan": "NamedPlan"}
+#: ``sen2_case_detail`` column -> (block, DfE element name).
+DETAIL_ELEMENT: dict[str, tuple[str, str]] = {
+    column: (_BLOCKS.get(b, "ActivePlans"), spelling(k)) for (b, k), column in CASE_ITEMS.items()
+}
+SETTING_ELEMENT: dict[str, str] = {column: spelling(k) for k, column in SETTING_ITEMS.items()}
+SETTING_ELEMENT["sen_setting"] = "SENSetting"  # the spelling of the XSDs and of LAs' files (sen2-spec §2.1)
+NEED_ELEMENT: dict[str, str] = {column: spelling(k) for k, column in NEED_ITEMS.items()}
+
+
+def _details(out: RequestOut, case: StoredCase, ctx: Context) -> None:
+    """The SEN2-only items this request sends, and each stored one it leaves out (with why).
+
+    Module 2 items go with every request but a historical one (R3: an ``H`` request sends no
+    request dates or flags); the assessment's mediation and tribunal flags with an assessment
+    that is not awaited or withdrawn (R8: "no further information"); the plan's items with the
+    plan; placements and needs with ActivePlans, placements only those of the collection year or
+    census day (sen2-spec §4.1 1.3.8), a leaving date after census day left out (ongoing then).
+    """
+    lay, p = ctx.layout, ctx.period
+    sends = {
+        "Requests": out.outcome != "H",
+        "Assessment": out.assessment and out.assessment_outcome not in ("A", "W"),
+        "NamedPlan": out.plan,
+        "ActivePlans": out.active,
+    }
+    why_not = {
+        "Requests": "the request is sent as historical (H), which carries no request items (R3)",
+        "Assessment": (
+            f"the assessment is sent as {out.assessment_outcome}, which carries no further items (R8)"
+            if out.assessment
+            else "the return has no Assessment for this request (R5)"
+        ),
+        "NamedPlan": "the return has no NamedPlan for this request (no plan issued by census day, R9)",
+        "ActivePlans": "the plan was not active in the collection year or on census day (sen2-spec §4.1)",
+    }
+    for column, value in case.detail.items():
+        block, element = DETAIL_ELEMENT[column]
+        if not sends[block]:
+            out.excluded.append((element, why_not[block]))
+        elif not lay.has(block, element):
+            out.excluded.append((element, f"{block}/{element} is not part of the {p.year} return"))
+        else:
+            out.detail[column] = value
+    if case.plan_settings:
+        if sends["NamedPlan"]:
+            out.plan_settings = list(case.plan_settings)
+        else:
+            out.excluded.append(("PlanDetail", why_not["NamedPlan"]))
+    if case.needs:
+        if sends["ActivePlans"]:
+            out.needs = list(case.needs)
+        else:
+            out.excluded.append(("SENneed", why_not["ActivePlans"]))
+    for row in case.placements:
+        entry, leaving = row.get("entry_date"), row.get("leaving_date")
+        where = f"PlacementDetail (entry {entry or 'not recorded'}, leaving {leaving or 'not recorded'})"
+        if not sends["ActivePlans"]:
+            out.excluded.append(("PlacementDetail", f"{where}: {why_not['ActivePlans']}"))
+        elif isinstance(entry, date) and entry > p.census:
+            out.excluded.append(("PlacementDetail", f"{where}: entered after census day"))
+        elif isinstance(leaving, date) and leaving < p.start:
+            out.excluded.append(("PlacementDetail", f"{where}: ended before the collection year (1.3.8)"))
+        elif isinstance(leaving, date) and leaving > p.census:
+            out.placements.append(row | {"leaving_date": None})
+            out.excluded.append(("LeavingDate", f"{where}: still attended on census day"))
+        else:
+            out.placements.append(row)
+    for rows, block in ((out.plan_settings, "PlanDetail"), (out.placements, "PlacementDetail")):
+        for row in rows:
+            for column, stored in row.items():
+                name = SETTING_ELEMENT[column]
+                if stored is not None and not lay.has(block, name):
+                    out.excluded.append((name, f"{block}/{name} is not part of the {p.year} return"))
+
+
+def _conversions(out: RequestOut, case: StoredCase, ctx: Context) -> None:
+    """Name each stored request, assessment or plan value the return sends differently or not at
+    all because of steps 1-2 (as at census day, historical), unless a check already names it."""
+    pairs = (
+        ("ReceivedDate", case.request_received, out.received),
+        ("RequestOutcome", case.request_outcome, out.outcome),
+        ("RequestOutcomeDate", case.request_outcome_date, out.outcome_date),
+        ("Exported", case.exported_to, out.exported),
+        ("AssessmentOutcome", case.assessment_outcome, out.assessment_outcome if out.assessment else None),
+        ("AssessmentOutcomeDate", case.assessment_outcome_date, out.assessment_outcome_date),
+        ("StartDate", case.plan_start, out.start if out.plan else None),
+        ("CeaseDate", case.plan_ceased, out.ceased if out.plan else None),
+        ("CeaseReason", case.cease_reason, out.cease_reason if out.plan else None),
+    )
+    census = ctx.period.census
+    request_items = ("ReceivedDate", "RequestOutcome", "RequestOutcomeDate", "Exported")
+    for item, stored, sent in pairs:
+        if stored is None or stored == sent or item in out.dropped or "Assessment" in out.dropped:
+            continue
+        converted = out.outcome == "H" and case.request_outcome != "H"
+        if converted and (item in request_items or item.startswith("Assessment")):
+            why = "the request is sent as historical (H): its plan was issued before the collection year"
+        elif out.outcome == "H" and item in request_items:
+            why = "a historical (H) request carries no request dates (R3)"
+        else:
+            why = f"the return shows the request and plan as they stood on census day {census}"
+        shown = f"sent as {sent}" if sent is not None else "left out"
+        out.excluded.append((item, f"stored {stored}, {shown}: {why} (sen2-spec §3.1, §4.1)"))
+
+
+def _row_block(name: str, row: Row, names: dict[str, str], layout: Layout) -> Block:
+    block = Block(name)
+    for column, value in row.items():
+        put(block, layout, names[column], value)
+    return block
 
 
 def _latest_review(reviews: list[StoredReview], census: date, *, by_meeting: bool) -> StoredReview | None:
@@ -257,17 +384,27 @@ def request_block(out: RequestOut, layout: Layout) -> Block:
     """The ``Requests`` element of ``out`` in the year's layout."""
     req = Block("Requests")
     put(req, layout, "ReceivedDate", out.received)
+    for column in ("request_source", "rya"):
+        put(req, layout, DETAIL_ELEMENT[column][1], out.detail.get(column))
     put(req, layout, "RequestOutcomeDate", out.outcome_date)
     put(req, layout, "RequestOutcome", out.outcome)
+    for column in ("request_mediation", "request_tribunal"):
+        put(req, layout, DETAIL_ELEMENT[column][1], out.detail.get(column))
     put(req, layout, "Exported", out.exported)
     if out.assessment:
         ass = Block("Assessment")
         put(ass, layout, "AssessmentOutcome", out.assessment_outcome)
         put(ass, layout, "AssessmentOutcomeDate", out.assessment_outcome_date)
+        for column in ("assessment_mediation", "assessment_tribunal", "other_mediation", "other_tribunal"):
+            put(ass, layout, DETAIL_ELEMENT[column][1], out.detail.get(column))
         put(ass, layout, "Week20", out.week20)
         if out.plan:
             plan = Block("NamedPlan")
             put(plan, layout, "StartDate", out.start)
+            for row in out.plan_settings:
+                attach(plan, layout, _row_block("PlanDetail", row, SETTING_ELEMENT, layout))
+            for column in ("plan_res", "plan_wbp", "pb", "oa", "dp"):
+                put(plan, layout, DETAIL_ELEMENT[column][1], out.detail.get(column))
             put(plan, layout, "CeaseDate", out.ceased)
             put(plan, layout, "CeaseReason", out.cease_reason)
             attach(ass, layout, plan)
@@ -275,6 +412,12 @@ def request_block(out: RequestOut, layout: Layout) -> Block:
     if out.active:
         active = Block("ActivePlans")
         put(active, layout, "TransferLA", out.transfer_la)
+        for row in out.placements:
+            attach(active, layout, _row_block("PlacementDetail", row, SETTING_ELEMENT, layout))
+        put(active, layout, "Res", out.detail.get("active_res"))
+        put(active, layout, "WBP", out.detail.get("active_wbp"))
+        for row in out.needs:
+            attach(active, layout, _row_block("SENneed", row, NEED_ELEMENT, layout))
         put(active, layout, "ReviewMeeting", out.review_meeting)
         put(active, layout, "ReviewOutcome", out.review_outcome)
         put(active, layout, "LastReview", out.last_review)

@@ -6,7 +6,9 @@ case by ``case_ref`` and the SEN2 item, with a severity in COLLECT's terms:
 * **error** - COLLECT would refuse the return, or the item is mandatory and missing or malformed;
   fix it in the store before submitting;
 * **query** - COLLECT would ask for an explanation, or the store holds something the return cannot
-  carry as it is (the value was left out of the file).
+  carry as it is (the value was left out of the file);
+* **excluded** - not a problem: a stored request or item the return leaves out by the spec's scope
+  rules, named so that a round trip can account for every item.
 
 The rule ids R1-R22 are the spec's reconstructions, not DfE's (sen2-spec §4.3). Messages quote
 dates and codes, never a name, birth date or postcode.
@@ -39,6 +41,10 @@ from ehcp_workflow.importers.sen2_schema import UPN_UNKNOWN_CODES
 class CheckSeverity(StrEnum):
     ERROR = "error"
     QUERY = "query"
+    #: Not a problem: something the store holds that the return leaves out by the spec's own scope
+    #: rules (a request out of the year's scope, a placement that ended before it, the items of a
+    #: historical request). Listed so that nothing disappears from a return without a word.
+    EXCLUDED = "excluded"
 
 
 @dataclass(frozen=True)
@@ -52,12 +58,42 @@ class Finding:
     item: str  # SEN2 element
     message: str
 
+    @property
+    def module(self) -> str:
+        """The SEN2 module (block) the item belongs to, e.g. ``Module 4 NamedPlan``."""
+        return module_of(self.item)
+
     def __str__(self) -> str:
         who = f" [{self.person}{' ' + self.case_ref if self.case_ref else ''}]" if self.person else ""
-        return f"{self.severity}:{who} {self.item}: {self.message} ({self.rule})"
+        return f"{self.severity}:{who} {self.module} {self.item}: {self.message} ({self.rule})"
 
 
-REPORT_COLUMNS = ("severity", "rule", "person", "case_ref", "item", "message")
+REPORT_COLUMNS = ("severity", "rule", "person", "case_ref", "module", "item", "message")
+
+#: SEN2 modules (sen2-spec §2.1) and the elements in each (as findings name them).
+_MODULES: dict[str, tuple[str, ...]] = {
+    "Header": ("Header", "LEA", "DMO", "DCO", "DSCO", "Year", "Persons"),
+    "Module 1 Person": ("Person", "Surname", "Forename", "PersonBirthDate", "GenderCurrent", "Sex",
+                        "Ethnicity", "PostCode", "UPN", "UniqueLearnerNumber", "UPNunknown"),
+    "Module 2 Requests": ("Requests", "ReceivedDate", "RequestSource", "RYA", "RequestOutcomeDate",
+                          "RequestOutcome", "RequestMediation", "RequestTribunal", "Exported"),
+    "Module 3 Assessment": ("Assessment", "AssessmentOutcome", "AssessmentOutcomeDate", "AssessmentMediation",
+                            "AssessmentTribunal", "OtherMediation", "OtherTribunal", "Week20"),
+    "Module 4 NamedPlan": ("NamedPlan", "StartDate", "PlanDetail", "PlanRes", "PlanWBP", "PB", "OA", "DP",
+                           "CeaseDate", "CeaseReason"),
+    "Module 5 ActivePlans": ("ActivePlans", "TransferLA", "Res", "WBP", "PlacementDetail", "EntryDate",
+                             "LeavingDate", "AttendancePattern", "SENneed", "SENtype", "SENtypeRank",
+                             "ReviewMeeting", "ReviewOutcome", "ReviewDraft", "PhaseTransferDueDate",
+                             "PhaseTransferFinalDate", "LastReview"),
+}  # fmt: skip
+_MODULE_OF = {item.lower(): module for module, items in _MODULES.items() for item in items}
+
+
+def module_of(item: str) -> str:
+    """The module of a finding's item (``PlanDetail/URN``: the module of PlanDetail)."""
+    return _MODULE_OF.get(item.split("/")[0].lower(), "")
+
+
 #: Makes a finding about one person (and case): severity, rule, item, message.
 _Maker = Callable[[CheckSeverity, str, str, str], Finding]
 
@@ -397,54 +433,4 @@ def _active(out: RequestOut, f: _Maker, ctx: Context) -> Iterator[Finding]:
             "ReviewDraft",
             f"ReviewDraft is given although ReviewOutcome is {out.review_outcome or 'missing'}; a draft "
             "amended plan follows a decision to amend (A)",
-        )
-
-
-# --- what the store cannot say -------------------------------------------------------------------
-
-#: Items the store does not hold at all, by block, with whether the year's guide makes them
-#: mandatory in every such block (sen2-spec §2.2). Reported once per return, with a count.
-STORE_GAPS: tuple[tuple[str, str, str], ...] = (
-    ("Requests", "RequestSource", "mandatory from 2026, voluntary in 2025"),
-    ("Requests", "RYA", "conditional"),
-    ("Requests", "RequestMediation", "conditional"),
-    ("Requests", "RequestTribunal", "conditional"),
-    ("Assessment", "AssessmentMediation", "conditional"),
-    ("Assessment", "AssessmentTribunal", "conditional"),
-    ("Assessment", "OtherMediation", "conditional"),
-    ("Assessment", "OtherTribunal", "conditional"),
-    ("NamedPlan", "PlanDetail", "mandatory: the setting(s) named in Section I"),
-    ("NamedPlan", "PB", "mandatory"),
-    ("NamedPlan", "PlanRes", "conditional"),
-    ("NamedPlan", "PlanWBP", "conditional"),
-    ("NamedPlan", "OA", "conditional"),
-    ("NamedPlan", "DP", "conditional"),
-    ("ActivePlans", "PlacementDetail", "mandatory: every placement in the year"),
-    ("ActivePlans", "SENneed", "mandatory: primary (and secondary) type of need"),
-    ("ActivePlans", "Res", "conditional"),
-    ("ActivePlans", "WBP", "conditional"),
-)
-
-
-def store_gaps(counts: dict[str, int], ctx: Context) -> Iterator[Finding]:
-    """One query per SEN2 item of the year that the store cannot fill, with how many blocks lack it.
-
-    ``counts`` is the number of blocks of each kind in the return (non-historical ``Requests`` for
-    request items). These are queries, not errors: nothing in the store is wrong, the store simply
-    has no place for the item yet; COLLECT will still ask for the mandatory ones.
-    """
-    for block, item, need in STORE_GAPS:
-        n = counts.get(block, 0)
-        if not n or not ctx.layout.has(block, item):
-            continue
-        if item == "RequestSource" and ctx.layout.year < 2025:
-            continue
-        yield Finding(
-            _Q,
-            "store-gap",
-            "",
-            "",
-            item,
-            f"the store does not record {item} ({need}); it was left out of {n:,} {block} "
-            "block(s). Add it in COLLECT or extend the store before submitting",
         )

@@ -73,7 +73,7 @@ _NAMED_PLAN = (
 _PLAN_DETAIL = (
     "URN",
     "UKPRN",
-    "SENsetting",
+    "SENSetting",
     "SENSettingOther",
     "PlacementRank",
     "SENunitIndicator",
@@ -82,7 +82,7 @@ _PLAN_DETAIL = (
 _PLACEMENT_2023 = (
     "URN",
     "UKPRN",
-    "SENsetting",
+    "SENSetting",
     "SENSettingOther",
     "PlacementRank",
     "EntryDate",

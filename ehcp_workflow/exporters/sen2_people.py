@@ -25,9 +25,19 @@ import pandas as pd
 from defusedxml.ElementTree import iterparse
 from sqlalchemy.orm import Session
 
-from ehcp_workflow.db import ImportSummary, upsert_caseload
-from ehcp_workflow.importers.sen2 import load_sen2
+from ehcp_workflow.db import ImportSummary, upsert_caseload, upsert_people
+from ehcp_workflow.db.engine import write_connection
+from ehcp_workflow.db.read import CASE, PERSON
+from ehcp_workflow.db.sen2_details import DetailsSummary, SourceDetails, write_sen2_details
+from ehcp_workflow.db.types import utcnow
+from ehcp_workflow.db.write import WriteContext
+from ehcp_workflow.exporters.sen2_layout import CENSUS_DAYS, period
+from ehcp_workflow.importers.result import ReadResult, finish_load
+from ehcp_workflow.importers.sen2 import read_sen2_rows
+from ehcp_workflow.importers.sen2_details import read_sen2_details
+from ehcp_workflow.importers.tabular_sen2 import PERSON_COLUMNS, read_sen2_file
 from ehcp_workflow.importers.values import date_window, parse_iso_date
+from ehcp_workflow.problems import InputError, Problem
 
 PathLike = str | os.PathLike[str]
 
@@ -124,7 +134,8 @@ def import_sen2(
     were loaded, in one transaction; cases are named by pseudonym, never by UPN. Returns the import
     summary and the number of people created or changed.
     """
-    loaded = load_sen2(path, accept_valid=accept_valid)
+    rows = read_sen2_rows(path)
+    loaded = finish_load(rows, accept_valid=accept_valid)
     people = read_sen2_people(path)
     keep = people["person_ref"].isin(set(loaded.cases["person_ref"].dropna().astype(str)))
     summary = upsert_caseload(
@@ -135,5 +146,103 @@ def import_sen2(
         people=people.loc[keep.to_numpy(dtype=bool)],
         pseudonymise=True,
         force=force,
+        sen2_details=sen2_details_of(path, loaded.cases["case_ref"], rows=rows),
     )
     return summary, summary.people_created + summary.people_updated
+
+
+def sen2_details_of(path: PathLike, loaded_refs: pd.Series, *, rows: ReadResult | None = None) -> SourceDetails:
+    """The SEN2 items no clock reads (:mod:`~ehcp_workflow.importers.sen2_details`) of the cases
+    ``loaded_refs`` loaded from the return at ``path``, by the importer's case references, for
+    :func:`~ehcp_workflow.db.upsert_caseload` to write in the import's own transaction.
+
+    Details and case rows meet by position: both are one per ``Requests``, in file order, so the
+    importer's case references (whatever they are) are taken from ``rows`` (read again if None).
+    """
+    all_refs = (rows or read_sen2_rows(path)).caseload.cases["case_ref"]
+    details = read_sen2_details(path)
+    if len(details.requests) != len(all_refs):  # the same file read twice: cannot happen
+        raise RuntimeError(f"{path}: {len(details.requests)} Requests but {len(all_refs)} case rows")
+    loaded = set(loaded_refs.dropna().astype(str))
+    by_case = {
+        str(ref): d for ref, d in zip(all_refs.tolist(), details.requests, strict=True) if str(ref) in loaded
+    }
+    year = details.year
+    return SourceDetails(by_case, period(year).start if year in CENSUS_DAYS else None)
+
+
+def import_sen2_file(
+    session: Session, path: PathLike, *, actor: str, accept_valid: bool = False, reason: str = ""
+) -> tuple[int, DetailsSummary]:
+    """Import a SEN2 companion file (:mod:`~ehcp_workflow.importers.tabular_sen2`): the personal
+    fields of each case's person and the case's SEN2 details, in one transaction.
+
+    Every case must already be in the store (import the caseload first). A person whose rows give
+    different values for the same field is refused. Raises :class:`InputError` naming file, row
+    and column; nothing is written then. Returns the person rows written and the details summary.
+    """
+    from sqlalchemy import select
+
+    file = str(path)
+    read = read_sen2_file(path, accept_valid=accept_valid)
+    refs = sorted(read.rows)
+    person_of: dict[str, str] = {}
+    conn = write_connection(session)
+    for start in range(0, len(refs), 2000):
+        stmt = (
+            select(CASE.c.case_ref, PERSON.c.person_ref)
+            .select_from(CASE.join(PERSON, CASE.c.person_id == PERSON.c.id))
+            .where(CASE.c.case_ref.in_(refs[start : start + 2000]))
+        )
+        person_of |= {str(r.case_ref): str(r.person_ref) for r in conn.execute(stmt)}
+    problems = [
+        Problem(
+            file, f"row {read.rows[r]}", r, "case_ref", "no such case in the store; import the caseload first"
+        )
+        for r in refs
+        if r not in person_of
+    ]
+    people: dict[str, dict[str, object]] = {}
+    first_row: dict[str, int] = {}
+    for ref, fields in read.people.items():
+        if not fields or ref not in person_of:
+            continue
+        who = person_of[ref]
+        known = people.setdefault(who, {"person_ref": who})
+        first_row.setdefault(who, read.rows[ref])
+        for column, value in fields.items():
+            if known.setdefault(column, value) != value:
+                problems.append(
+                    Problem(
+                        file,
+                        f"row {read.rows[ref]}",
+                        ref,
+                        column,
+                        f"the person of this case has another {column} on row {first_row[who]}; a "
+                        "person's fields must agree on all their cases",
+                    )
+                )
+    if problems:
+        session.rollback()
+        raise InputError([*read.problems, *problems])
+    ctx = WriteContext(actor=actor, source=Path(path).name, reason=reason, now=utcnow())
+    details = {r: d for r, d in read.details.items() if r in person_of}
+    try:
+        summary = write_sen2_details(conn, details, ctx)
+    except BaseException:
+        session.rollback()
+        raise
+    given = [c for c in PERSON_COLUMNS if any(c in p for p in people.values())]  # a column left out
+    frame = pd.DataFrame(list(people.values()), columns=["person_ref", *given])  # keeps stored values
+    for column in frame.columns:
+        if column == "birth_date":
+            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[s]")
+        else:
+            frame[column] = frame[column].astype("string")
+    written = upsert_people(session, frame, actor=actor) if len(frame) else _commit(session)
+    return written, summary
+
+
+def _commit(session: Session) -> int:
+    session.commit()
+    return 0

@@ -30,8 +30,13 @@ from ehcp_workflow.db.models import (
     Person,
     PhaseTransfer,
     Plan,
+    Sen2CaseDetail,
+    Sen2Need,
+    Sen2Setting,
     table_of,
 )
+from ehcp_workflow.importers.sen2_details import CASE_COLUMNS as DETAIL_COLUMNS
+from ehcp_workflow.importers.sen2_details import NEED_COLUMNS, SETTING_COLUMNS, Row
 
 PERSON = table_of(Person)
 CASE = table_of(EhcpCase)
@@ -39,6 +44,9 @@ PLAN = table_of(Plan)
 REVIEW = table_of(AnnualReview)
 TRANSFER = table_of(PhaseTransfer)
 EXCEPTION = table_of(CaseException)
+DETAIL = table_of(Sen2CaseDetail)
+SETTING = table_of(Sen2Setting)
+NEED = table_of(Sen2Need)
 
 #: People per read (each read is a handful of selects with ``IN`` lists of this many ids).
 CHUNK = 1000
@@ -128,6 +136,12 @@ class StoredCase:
     transfers: list[StoredTransfer] = field(default_factory=list)
     #: Clocks with a recorded exception (only :data:`WEEK20_CLOCKS` are read).
     exceptions: set[str] = field(default_factory=set)
+    #: SEN2-only items (``sen2_case_detail`` column -> value), settings named in the plan,
+    #: placements attended (by entry date) and types of need (by rank), as stored.
+    detail: dict[str, str] = field(default_factory=dict)
+    plan_settings: list[Row] = field(default_factory=list)
+    placements: list[Row] = field(default_factory=list)
+    needs: list[Row] = field(default_factory=list)
 
 
 def la_filter(la: str) -> ColumnElement[bool]:
@@ -300,4 +314,33 @@ def _cases(conn: Connection, la: str, ids: list[int]) -> dict[int, list[StoredCa
     )
     for ex_row in conn.execute(exceptions):
         by_id[int(ex_row.case_id)].exceptions.add(str(ex_row.clock))
+    _sen2_details(conn, scope, by_id)
     return by_person
+
+
+def _sen2_details(conn: Connection, scope: ColumnElement[bool], by_id: dict[int, StoredCase]) -> None:
+    """The SEN2-only items of the cases in ``scope`` (see :mod:`ehcp_workflow.db.sen2_details`)."""
+    joined = CASE.c.id
+    stmt = select(DETAIL).select_from(DETAIL.join(CASE, DETAIL.c.case_id == joined)).where(scope)
+    for r in conn.execute(stmt):
+        values = {c: clean(r._mapping[c]) for c in DETAIL_COLUMNS}
+        by_id[int(r.case_id)].detail = {c: v for c, v in values.items() if v is not None}
+    stmt = (
+        select(SETTING)
+        .select_from(SETTING.join(CASE, SETTING.c.case_id == joined))
+        .where(scope)
+        .order_by(SETTING.c.case_id, SETTING.c.kind, SETTING.c.seq)
+    )
+    for r in conn.execute(stmt):
+        row: Row = {c: r._mapping[c] for c in SETTING_COLUMNS}
+        row = {c: clean(v) if isinstance(v, str) else v for c, v in row.items()}
+        case = by_id[int(r.case_id)]
+        (case.plan_settings if r.kind == "plan" else case.placements).append(row)
+    stmt = (
+        select(NEED)
+        .select_from(NEED.join(CASE, NEED.c.case_id == joined))
+        .where(scope)
+        .order_by(NEED.c.case_id, NEED.c.seq)
+    )
+    for r in conn.execute(stmt):
+        by_id[int(r.case_id)].needs.append({c: clean(r._mapping[c]) for c in NEED_COLUMNS})

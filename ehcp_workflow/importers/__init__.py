@@ -45,7 +45,8 @@ _ZIP_MAGIC = b"PK\x03\x04"
 
 
 def detect_format(path: PathLike) -> str:
-    """``"sen2"``, ``"csv"``, ``"events"`` or ``"xlsx"`` for the file at ``path``, or :class:`InputError`.
+    """``"sen2"``, ``"csv"``, ``"events"``, ``"xlsx"`` or ``"sen2-file"`` (a SEN2 companion file, CSV
+    or XLSX) for the file at ``path``, or :class:`InputError`.
 
     Only a regular file of bounded size is read (:func:`~ehcp_workflow.files.check_input`). The
     suffix decides; an ``.xml`` file must also look like SEN2 (root ``Message``, Collection
@@ -60,9 +61,9 @@ def detect_format(path: PathLike) -> str:
         raise InputError([Problem(str(p), "", "", "", exc.reason, rule="file")]) from None
     suffix = p.suffix.lower()
     if suffix == ".csv":
-        return "events" if is_event_file(p) else "csv"
+        return "events" if is_event_file(p) else "sen2-file" if _is_sen2_file(p) else "csv"
     if suffix in (".xlsx", ".xlsm"):
-        return "xlsx"
+        return "sen2-file" if _is_sen2_file(p) else "xlsx"
     head = _head(p)
     looks_xml = head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
     if suffix == ".xml" or looks_xml:
@@ -86,6 +87,8 @@ def detect_format(path: PathLike) -> str:
 def read_caseload(path: PathLike) -> tuple[Caseload, list[Problem]]:
     """Read any supported file (see :func:`detect_format`): cases plus every problem found."""
     kind = detect_format(path)
+    if kind == "sen2-file":
+        raise _companion(Path(path))
     if kind == "sen2":
         return read_sen2(path)
     if kind == "events":
@@ -100,11 +103,33 @@ def load_caseload(path: PathLike, accept_valid: bool = False) -> LoadedCaseload:
     with errors and returns the rest, with every problem on ``.problems``.
     """
     kind = detect_format(path)
+    if kind == "sen2-file":
+        raise _companion(Path(path))
     if kind == "sen2":
         return load_sen2(path, accept_valid=accept_valid)
     if kind == "events":
         return load_events(path, accept_valid=accept_valid)
     return load_tabular(path, accept_valid=accept_valid)
+
+
+def _companion(path: Path) -> InputError:
+    return _refuse(
+        path,
+        "this is a SEN2 companion file (person fields and SEN2 details of stored cases), not a "
+        "caseload: import it with `ehcp import` after the caseload it belongs to",
+    )
+
+
+def _is_sen2_file(path: Path) -> bool:
+    """Whether a CSV/XLSX file's header is a SEN2 companion file's (:mod:`.tabular_sen2`)."""
+    from ehcp_workflow.importers.tabular import rows_of
+    from ehcp_workflow.importers.tabular_sen2 import is_sen2_file
+
+    try:
+        first = next(rows_of(path), None)
+    except (InputError, OSError, UnicodeDecodeError, ValueError):
+        return False  # the caseload reader reports the file's problem
+    return first is not None and is_sen2_file(first[1])
 
 
 def _head(path: Path) -> bytes:

@@ -108,6 +108,13 @@ def load_sen2(path: PathLike, accept_valid: bool = False) -> LoadedCaseload:
     return finish_load(_read(path), accept_valid=accept_valid)
 
 
+def read_sen2_rows(path: PathLike) -> ReadResult:
+    """Everything :func:`load_sen2` starts from: every case row **in file order** (one per
+    ``Requests``, including those with errors) and every problem. The n-th row is the n-th
+    ``Requests`` of the file, which is how :mod:`.sen2_details` meets its case."""
+    return _read(path)
+
+
 def is_sen2(path: PathLike) -> bool:
     """Whether ``path`` starts like a SEN2 return (root ``Message``, Collection ``SEN2``).
 

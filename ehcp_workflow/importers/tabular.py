@@ -90,6 +90,15 @@ def write_csv_template(path: PathLike) -> None:
 # --- reading rows ---------------------------------------------------------------------------------
 
 
+def rows_of(path: Path) -> Iterator[tuple[int, Sequence[Cell]]]:
+    """(row number, cells) of a CSV or XLSX file (by suffix), header = row 1: for readers of other
+    tabular files (the SEN2 companion file) that share this one's file handling and checks."""
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise _fatal(str(path), f"'{path.suffix}' files are not read; save the file as .csv or .xlsx")
+    return _rows(path, kind)
+
+
 def _rows(path: Path, kind: str) -> Iterator[tuple[int, Sequence[Cell]]]:
     """(spreadsheet row number, cells) for every row, header = row 1."""
     if kind == "csv":

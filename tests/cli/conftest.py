@@ -178,3 +178,10 @@ def stored_ref(url: str, ref: str) -> str:
             return resolve_case_ref(conn, ref)
     finally:
         engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _cwd_is_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ehcp import`` writes its error report to the current folder by default: keep it in the
+    test's folder, never the repository."""
+    monkeypatch.chdir(tmp_path)

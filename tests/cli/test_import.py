@@ -123,3 +123,26 @@ def test_store_rule_problems_drop_only_their_cases() -> None:
     assert kept.cases["case_ref"].tolist() == ["A", "C"]
     assert kept.advice["case_ref"].tolist() == ["C"]
     assert validate_caseload(kept.cases, kept.advice, "f.csv") == []
+
+
+def test_the_error_report_never_goes_beside_the_input(ehcp_sqlite, tmp_path, monkeypatch) -> None:
+    """The input may sit in another system's drop folder or a read-only share."""
+    import stat
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    bad = write_csv(drop / "bad.csv", [CSV_ROWS[0].replace("2026-05-04", "2026-02-30")])
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert ehcp_sqlite("import", str(bad)).exit_code == 2
+    assert (work / "bad.csv.errors.csv").exists()  # default: the current folder
+    chosen = tmp_path / "reports" / "import-errors.csv"
+    chosen.parent.mkdir()
+    result = ehcp_sqlite("import", str(bad), "--errors", str(chosen))
+    assert result.exit_code == 2
+    assert stat.S_IMODE(chosen.stat().st_mode) == 0o600
+    assert _report(chosen)[0]["field"] == "request_received"
+    result = ehcp_sqlite("import", str(bad), "--errors", str(chosen.parent))  # a folder
+    assert (chosen.parent / "bad.csv.errors.csv").exists()
+    assert list(drop.iterdir()) == [bad]

@@ -21,6 +21,9 @@ from ehcp_workflow.db.migrate import MIGRATIONS_DIR, alembic_config
 
 TABLES = {
     "store_key",
+    "sen2_case_detail",
+    "sen2_setting",
+    "sen2_need",
     "person",
     "import_batch",
     "ehcp_case",

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from ehcp_workflow.exporters import CheckSeverity, ExportResult, Finding
 
-from .helpers import export, load_store, new_store, person, upn
+from .helpers import complete_details, export, load_details, load_store, new_store, person, upn
 
 GOOD_PLAN = {"request_outcome": "H", "assessment_outcome": "H", "plan_start": "2019-01-01"}
 BAD_UPN = upn(3)[0:12] + str((int(upn(3)[12]) + 1) % 10)  # last digit changed: check letter wrong
@@ -62,6 +62,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> ExportResult:
     tmp = tmp_path_factory.mktemp("checks")
     engine: Engine = new_store(tmp / "store.db")
     load_store(engine, ROWS, PEOPLE)
+    load_details(engine, {r["case_ref"]: complete_details() for r in ROWS if r["case_ref"] != "B6"})
     out = export(engine, 2026, tmp / "sen2_2026.xml", dmo=None)
     engine.dispose()
     return out
@@ -100,22 +101,35 @@ def test_the_return_fails_but_is_still_written(result: ExportResult) -> None:
     assert not _find(result, person=upn(8), severity="error")  # the clean person draws no error
 
 
-def test_store_gaps_are_one_query_each(result: ExportResult) -> None:
-    gaps = _find(result, rule="store-gap")
-    assert {f.item for f in gaps} >= {"PlanDetail", "PlacementDetail", "SENneed", "RequestSource"}
-    assert all(f.severity is CheckSeverity.QUERY and f.person == "" for f in gaps)
-    assert len({f.item for f in gaps}) == len(gaps)
+@pytest.mark.parametrize(
+    ("module", "item"),
+    [
+        ("Module 4 NamedPlan", "PlanDetail"),
+        ("Module 4 NamedPlan", "PB"),
+        ("Module 5 ActivePlans", "PlacementDetail"),
+        ("Module 5 ActivePlans", "SENneed"),
+    ],
+)
+def test_a_missing_mandatory_item_is_an_error_naming_person_module_and_item(
+    result: ExportResult, module: str, item: str
+) -> None:
+    """B6's plan has none of its SEN2-only items in the store."""
+    found = _find(result, person=upn(6), case_ref="B6", item=item, severity="error")
+    assert len(found) == 1
+    assert found[0].module == module
+    assert module in str(found[0]) and upn(6) in str(found[0]) and item in str(found[0])
 
 
 def test_report_csv_beside_the_xml_errors_first_no_names(result: ExportResult) -> None:
     assert result.report == result.path.with_name("sen2_2026.checks.csv")
     text = result.report.read_text(encoding="utf-8-sig")
     rows = list(csv.DictReader(text.splitlines()))
-    assert list(rows[0]) == ["severity", "rule", "person", "case_ref", "item", "message"]
+    assert list(rows[0]) == ["severity", "rule", "person", "case_ref", "module", "item", "message"]
     assert len(rows) == len(result.findings)
     severities = [r["severity"] for r in rows]
-    assert severities == sorted(severities, key=lambda s: s != "error")
-    assert {r["severity"] for r in rows} == {"error", "query"}
+    rank = {"error": 0, "query": 1, "excluded": 2}
+    assert severities == sorted(severities, key=rank.__getitem__)
+    assert {r["severity"] for r in rows} == {"error", "query", "excluded"}
     for p in PEOPLE:  # names, birth dates and postcodes never appear in the report
         for secret in (p["surname"], p["forename"], p["postcode"], p["birth_date"].isoformat()):
             if secret:

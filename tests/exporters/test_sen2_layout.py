@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
 import pytest
 
 from ehcp_workflow.exporters import CENSUS_DAYS
+from ehcp_workflow.importers.sen2_details import RequestDetails
 
-from .helpers import LA, children, export, load_store, new_store, person, root, upn
+from .helpers import LA, children, export, load_details, load_store, new_store, person, root, upn
+from .xsd import XSD_DIR, schema_errors
 
 
 #: A request of the collection year with everything the store can carry: agreed, plan issued with
@@ -41,17 +44,40 @@ def full_case(year: int) -> dict[str, object]:
     }
 
 
+def full_details(year: int) -> RequestDetails:
+    """Every SEN2-only item, with values that are right for every year."""
+    y = year - 1
+    return RequestDetails(
+        case={
+            "request_source": "2", "rya": "0", "request_mediation": "0", "request_tribunal": "1",
+            "assessment_mediation": "0", "assessment_tribunal": "0", "other_mediation": "1",
+            "other_tribunal": "0", "plan_res": "A", "plan_wbp": "S", "pb": "1", "oa": "1", "dp": "I",
+            "active_res": "B", "active_wbp": "A",
+        },
+        plan=[{"urn": "100001", "placement_rank": "1", "sen_unit_indicator": "0",
+               "resourced_provision_indicator": "1"}],
+        placements=[
+            {"urn": "100001", "placement_rank": "1", "entry_date": dt.date(y, 7, 1),
+             "leaving_date": dt.date(y, 12, 31), "attendance_pattern": "FT", "sen_unit_indicator": "0",
+             "resourced_provision_indicator": "1", "res": "A", "wbp": "T"},
+        ],
+        needs=[{"sen_type": "ASD", "sen_type_rank": "1"}, {"sen_type": "SLCN", "sen_type_rank": "2"}],
+    )  # fmt: skip
+
+
 PERSON = {
     2023: ["Surname", "Forename", "PersonBirthDate", "GenderCurrent", "Ethnicity", "PostCode", "UPN"],
     2024: ["Surname", "Forename", "PersonBirthDate", "Sex", "Ethnicity", "PostCode", "UPN"],
 }
 PERSON[2025] = PERSON[2026] = PERSON[2024]
+_NEEDS = ["PlacementDetail", "SENneed", "SENneed"]
 ACTIVE_PLANS = {
-    2023: ["TransferLA", "LastReview"],
-    2024: ["TransferLA", "ReviewMeeting", "ReviewOutcome", "LastReview"],
+    2023: ["TransferLA", "PlacementDetail", "Res", "WBP", "SENneed", "SENneed", "LastReview"],
+    2024: ["TransferLA", *_NEEDS, "ReviewMeeting", "ReviewOutcome", "LastReview"],
     # sen2-spec §2.3: LIIA's 2025 order (LastReview after ReviewMeeting)
     2025: [
         "TransferLA",
+        *_NEEDS,
         "ReviewMeeting",
         "LastReview",
         "ReviewOutcome",
@@ -62,6 +88,7 @@ ACTIVE_PLANS = {
     # 2026: LastReview at the end of ActivePlans
     2026: [
         "TransferLA",
+        *_NEEDS,
         "ReviewMeeting",
         "ReviewOutcome",
         "ReviewDraft",
@@ -79,6 +106,7 @@ def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     tmp = tmp_path_factory.mktemp(f"layout{year}")
     engine = new_store(tmp / "store.db")
     load_store(engine, [full_case(year)], [person(upn(1), upn=upn(1), uln="1234567890")])
+    load_details(engine, {"C1": full_details(year)})
     out = tmp / f"sen2_{year}.xml"
     result = export(engine, year, out)
     engine.dispose()
@@ -114,18 +142,53 @@ def test_element_order_of_the_year(exported: tuple[int, Path]) -> None:
     assert req is not None
     assert children(req) == [
         "ReceivedDate",
+        *(["RequestSource"] if year >= 2025 else []),
+        "RYA",
         "RequestOutcomeDate",
         "RequestOutcome",
+        "RequestMediation",
+        "RequestTribunal",
         "Assessment",
         "ActivePlans",
     ]
     ass = req.find("Assessment")
     assert ass is not None
-    assert children(ass) == ["AssessmentOutcome", "AssessmentOutcomeDate", "Week20", "NamedPlan"]
+    assert children(ass) == [
+        "AssessmentOutcome",
+        "AssessmentOutcomeDate",
+        "AssessmentMediation",
+        "AssessmentTribunal",
+        "OtherMediation",
+        "OtherTribunal",
+        "Week20",
+        "NamedPlan",
+    ]
     plan = ass.find("NamedPlan")
-    assert plan is not None and children(plan) == ["StartDate", "CeaseDate", "CeaseReason"]
+    assert plan is not None
+    assert children(plan) == [
+        "StartDate", "PlanDetail", "PlanRes", "PlanWBP", "PB", "OA", "DP", "CeaseDate", "CeaseReason"
+    ]  # fmt: skip
+    assert children(plan.find("PlanDetail")) == [
+        "URN", "PlacementRank", "SENunitIndicator", "ResourcedProvisionIndicator"
+    ]  # fmt: skip
     active = req.find("ActivePlans")
     assert active is not None and children(active) == ACTIVE_PLANS[year]
+    placement = ["URN", "PlacementRank", "EntryDate", "LeavingDate"]
+    placement += (
+        ["AttendancePattern", "SENunitIndicator", "ResourcedProvisionIndicator"]
+        if year == 2023
+        else ["SENunitIndicator", "ResourcedProvisionIndicator", "Res", "WBP"]
+    )
+    assert children(active.find("PlacementDetail")) == placement
+    assert children(active.find("SENneed")) == ["SENtype", "SENtypeRank"]
+
+
+@pytest.mark.skipif(not XSD_DIR.is_dir(), reason="../shared/reference/sen2-xsd is not on this machine")
+def test_every_item_validates_against_the_schema_of_its_year(exported: tuple[int, Path]) -> None:
+    """A return carrying every item the store holds, against the third-party XSD of its year
+    (tests/exporters/xsd.py lists the schema defects excused, each recognised exactly)."""
+    year, out = exported
+    assert schema_errors(out, year) == []
 
 
 def test_values_and_codes_of_the_year(exported: tuple[int, Path]) -> None:
@@ -164,6 +227,7 @@ def test_flags_are_0_or_1_and_no_element_is_empty(exported: tuple[int, Path]) ->
 def test_2027_uses_the_2026_layout_with_a_query(tmp_path: Path) -> None:
     engine = new_store(tmp_path / "store.db")
     load_store(engine, [full_case(2027)], [person(upn(1), upn=upn(1))])
+    load_details(engine, {"C1": full_details(2027)})
     result = export(engine, 2027, tmp_path / "sen2_2027.xml")
     engine.dispose()
     assert result.census.isoformat() == "2027-01-21"

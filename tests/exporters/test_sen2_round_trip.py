@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 
 from ehcp_workflow.db import upsert_caseload, upsert_people
 from ehcp_workflow.demo import generate_council
-from ehcp_workflow.exporters import Finding, import_sen2, read_sen2_people, sen2_store
+from ehcp_workflow.exporters import (
+    CheckSeverity,
+    ExportResult,
+    Finding,
+    import_sen2,
+    read_sen2_people,
+    sen2_store,
+)
 from ehcp_workflow.importers import read_sen2
 from ehcp_workflow.problems import Severity
 
@@ -90,8 +97,16 @@ def test_round_trip_is_byte_identical(source: Engine, engine: Engine, tmp_path: 
     second = export(engine, year, again)
     assert again.read_bytes() == first.read_bytes()
     assert (second.persons, second.requests, second.scope) == (result.persons, result.requests, result.scope)
-    # the same findings; people and cases are named by the references the importer gave them
-    assert sorted(map(_what, second.findings)) == sorted(map(_what, result.findings))
+    # the same findings; people and cases are named by the references the importer gave them.
+    # Exclusions differ by design: the first store holds requests outside the year, the second not.
+    assert sorted(map(_what, _checks(second))) == sorted(map(_what, _checks(result)))
+    assert not second.exclusions or {f.item for f in second.exclusions} <= {f.item for f in result.exclusions}
+
+
+def _checks(result: ExportResult) -> list[Finding]:
+    """The checks' findings, without exclusions and without R19 (ReviewDraft): the first store
+    knows a draft issued after census day (rightly blank in the return), the second cannot."""
+    return [f for f in result.findings if f.severity is not CheckSeverity.EXCLUDED and f.rule != "R19"]
 
 
 def _what(f: Finding) -> tuple[str, str, str, str]:

@@ -57,3 +57,10 @@ def hostile_store(ehcp_sqlite: Run, tmp_path: Path) -> Run:  # noqa: F811
     result = ehcp_sqlite("import", str(path), "--actor", "importer")
     assert result.exit_code == 0, result.output
     return ehcp_sqlite
+
+
+@pytest.fixture(autouse=True)
+def _cwd_is_tmp_reliability(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ehcp import`` writes its error report to the current folder by default: keep it in the
+    test's folder, never the repository."""
+    monkeypatch.chdir(tmp_path)
