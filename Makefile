@@ -6,7 +6,7 @@ UV_VERSION := 0.13.8
 DEMO_DIR := .demo
 DEMO_AS_OF ?= 2026-11-20
 
-.PHONY: install test test-fast lint demo bench lock clean
+.PHONY: install test test-fast lint demo bench bench-nightly lock clean
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ demo: install
 
 bench: install
 	$(BIN)/python -m bench.engine
+
+# The nightly at scale, end to end: ehcp demo-data + ehcp import build the store (once), then
+# ehcp nightly runs a first and a later night; prints each against a bare driver fetch.
+# BENCH_URL=postgresql+psycopg://postgres@127.0.0.1:5432/ehcp_bench for PostgreSQL.
+CASES ?= 200000
+bench-nightly: install
+	$(BIN)/python -m bench.nightly --cases $(CASES) $(if $(BENCH_URL),--url $(BENCH_URL))
 
 # Re-resolve the pinned, hashed lock from pyproject.toml (run by hand, commit the result).
 lock:

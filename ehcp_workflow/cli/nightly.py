@@ -50,6 +50,9 @@ def nightly(
         ),
     ] = None,
     database_url: DatabaseUrlOption = None,
+    timings: Annotated[
+        bool, typer.Option("--timings", help="Print the seconds each stage took (read, evaluate, diff ...)")
+    ] = False,
 ) -> None:
     """Check every clock, record the night and queue alerts (the nightly flow, without Prefect)."""
     from ehcp_workflow.db.read import councils
@@ -92,6 +95,9 @@ def nightly(
         markup=False,
         highlight=False,
     )
+    if timings:
+        stages = ", ".join(f"{name} {secs:.2f} s" for name, secs in result.stages.items())
+        err.print(f"nightly stages: {stages}", markup=False, highlight=False)
     done = "would be queued (dry run: nothing written)" if dry_run else "queued"
     err.print(
         f"{summary.alerts_queued:,} alert(s) and message(s) {done}; "

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: How long a SQLite writer waits for another writer before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: SQLite page cache per connection, in KiB (the ``cache_size`` pragma; SQLite's default is 2 MiB).
+SQLITE_CACHE_KIB = 65_536
 #: Execution option naming the SQLite ``BEGIN`` mode for a connection's next transaction.
 SQLITE_BEGIN_OPTION = "ehcp_sqlite_begin"
 #: PostgreSQL advisory-lock key that serialises writers of case data (the ASCII of "EHCP").
@@ -85,6 +87,9 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable at every checkpoint; the WAL default
+        # 64 MiB of page cache instead of SQLite's 2 MiB: a night's million-row index updates and
+        # the caseload's joins otherwise re-read the same pages from the OS over and over.
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     finally:
         cursor.close()
 

@@ -10,9 +10,9 @@ file are left alone (an import may cover one team). The whole import is one tran
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -279,7 +279,9 @@ def upsert_caseload(
         advice = _working(normalise_advice(caseload.advice)[list(ADVICE_COLUMNS)])
         details = None
         if sen2_details is not None:
-            details = replace(sen2_details, by_case=_renamed(sen2_details.by_case, names, set(cases["case_ref"])))
+            details = replace(
+                sen2_details, by_case=_renamed(sen2_details.by_case, names, set(cases["case_ref"]))
+            )
         summary = _upsert(
             session,
             cases,

@@ -45,6 +45,7 @@ from ehcp_workflow.core.caseload import (
     normalise_cases,
     normalise_reviews,
 )
+from ehcp_workflow.db.bulk import fetch_columns
 from ehcp_workflow.db.fields import CASELOAD_FIELDS, EXTRA_FIELDS, FIELDS, Kind
 from ehcp_workflow.db.models import (
     AdviceRequest,
@@ -274,8 +275,17 @@ def _read(
     Python tuples at once (a million-case read would otherwise hold ~50M objects, several GB).
     """
     frames = []
+    names = list(stmt.selected_columns.keys())
     for chunk in _chunks(refs):
-        chunk_stmt = stmt if chunk is None else stmt.where(CASE.c.case_ref.in_(chunk))
+        if chunk is None:
+            # The whole store (the nightly): straight from the driver's cursor, a batch of rows
+            # at a time turned into columns; pd.read_sql's SQLAlchemy rows and record conversion
+            # cost ~1.5x the bare fetch of the same SELECT at 200k cases.
+            for columns in fetch_columns(conn, stmt, READ_ROWS):
+                raw = {n: np.array(c, dtype=object) for n, c in zip(names, columns, strict=True)}
+                frames.append(_coerce(pd.DataFrame(raw), kinds))
+            continue
+        chunk_stmt = stmt.where(CASE.c.case_ref.in_(chunk))
         for frame in pd.read_sql(chunk_stmt, conn, chunksize=READ_ROWS):
             frames.append(_coerce(frame, kinds))
     nonempty = [f for f in frames if len(f)]

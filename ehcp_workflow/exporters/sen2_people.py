@@ -151,7 +151,9 @@ def import_sen2(
     return summary, summary.people_created + summary.people_updated
 
 
-def sen2_details_of(path: PathLike, loaded_refs: pd.Series, *, rows: ReadResult | None = None) -> SourceDetails:
+def sen2_details_of(
+    path: PathLike, loaded_refs: pd.Series, *, rows: ReadResult | None = None
+) -> SourceDetails:
     """The SEN2 items no clock reads (:mod:`~ehcp_workflow.importers.sen2_details`) of the cases
     ``loaded_refs`` loaded from the return at ``path``, by the importer's case references, for
     :func:`~ehcp_workflow.db.upsert_caseload` to write in the import's own transaction.

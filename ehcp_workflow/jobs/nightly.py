@@ -24,28 +24,45 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Date, Engine, delete, insert, or_, select
+from sqlalchemy import Connection, Date, Engine, case, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
-from ehcp_workflow.core.alerting import alert_candidates, clock_states, transitions
+from ehcp_workflow.core.alerting import alert_candidates, clock_states
 from ehcp_workflow.core.catalogue import Catalogue, load_catalogue
 from ehcp_workflow.core.conventions import DEFAULT_CONVENTIONS, Conventions
 from ehcp_workflow.core.evaluator import evaluate_caseload
 from ehcp_workflow.core.figures import backlog_by_team, headline, longest_waits
 from ehcp_workflow.core.statuses import Status
 from ehcp_workflow.db import load_caseload, write_connection
+from ehcp_workflow.db.bulk import fetch_columns
 from ehcp_workflow.db.fields import FIELDS
 from ehcp_workflow.db.models import ClockState, EhcpCase, table_of
 from ehcp_workflow.db.outbox import enqueue_alerts
 from ehcp_workflow.db.read import READABLE_FROM, READABLE_TO
 from ehcp_workflow.db.write import EventRows, WriteContext, write_events
 from ehcp_workflow.jobs.opening import last_night, only_new, opening_messages, opening_rows, suppress
+from ehcp_workflow.jobs.states import (
+    Ints,
+    StateColumns,
+    Vocabularies,
+    changes_frame,
+    delete_rows,
+    diff,
+    new_vocabularies,
+    previous_states_select,
+    read_previous,
+    take,
+    tonight_columns,
+    write_rows,
+)
 from ehcp_workflow.notify.body import item_from_body, outbox_rows  # the outbox body encoding
 from ehcp_workflow.notify.model import AlertKind, council_code
 from ehcp_workflow.notify.stored import MESSAGE_KIND
@@ -119,6 +136,30 @@ class NightlyResult:
     new_breaches: pd.DataFrame  # case_ref, clock, due_date, days_overdue, team (case refs only)
     band_crossings: pd.DataFrame  # case_ref, band, weeks_waiting, team
     longest_waits: pd.DataFrame  # case_ref, team, band, weeks_waiting (running: the oldest open)
+    #: Wall seconds per stage (read, evaluate, alerts, diff, write ...): where a night's time went.
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+class Stages:
+    """Wall time per stage of a night, for the log and ``ehcp nightly --timings``.
+
+    A duration from ``perf_counter``, never the date: the night's answers still depend only on
+    ``as_of`` and ``now``. A stage named twice adds up (reading happens before and after the lock).
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
+        self._last = now
+
+    def __str__(self) -> str:
+        total = sum(self.seconds.values())
+        parts = [f"{name} {secs:.2f} s" for name, secs in self.seconds.items()]
+        return ", ".join(parts) + f" (total {total:.2f} s)"
 
 
 def run_nightly(
@@ -145,10 +186,12 @@ def run_nightly(
     rewritten (another council's are never read, so never deleted), its alerts go to its own
     recipients (``council:<LA>/...`` tags) and its first night is its own opening night.
     """
+    timer = Stages()
     catalogue = catalogue or load_catalogue()
     council = None if council is None else council_code(council)
     caseload = load_caseload(engine, council=council)
     unreadable = unreadable_dates(engine, council=council)
+    timer.lap("read")
     evaluation = evaluate_caseload(caseload, catalogue, as_of=as_of, conventions=conventions)
     candidates = alert_candidates(evaluation, weekly_digest=as_of.weekday() == 0)
     titles = {c.id: c.title for c in catalogue.clocks}
@@ -159,6 +202,7 @@ def run_nightly(
     )
     states["clock"] = _state_clock(states)
     states["instance"] = _occurrence(states)
+    timer.lap("evaluate")
 
     with Session(engine) as session:
         # The store's write lock, taken before the previous night's state is read: two runs at once
@@ -167,9 +211,12 @@ def run_nightly(
         # "database is locked", a duplicate clock_state row on PostgreSQL).
         conn = write_connection(session)
         try:
-            ids, previous = _previous_states(conn, council=council)
-            replay = not previous.empty and as_of < max(previous["as_of"])
-            last = last_night(previous["as_of"], as_of)
+            vocab = new_vocabularies()
+            previous, nights = read_previous(conn, vocab, council=council)
+            timer.lap("read")
+            latest = max(nights) if nights else None
+            replay = latest is not None and as_of < latest
+            last = last_night(pd.Series(nights, dtype=object), as_of)
             opening = not replay and (baseline or last is None)
             if opening:
                 tonight = candidates.iloc[0:0]
@@ -191,15 +238,29 @@ def run_nightly(
                 since = last if (last is not None and not replay) else as_of - dt.timedelta(days=1)
                 tonight = only_new(candidates, since)
                 covered, rows = [], outbox_rows(tonight, titles=titles, now=now, council=council)
+            timer.lap("alerts")
             logged, first = _record_states(
-                conn, states, ids, previous, as_of=as_of, now=now, notes=notes, replay=replay
+                conn,
+                states,
+                previous,
+                vocab,
+                as_of=as_of,
+                now=now,
+                notes=notes,
+                replay=replay,
+                latest=latest,
+                timer=timer,
             )
+            del previous
+            timer.lap("write states")
             queued = enqueue_alerts(conn, rows)
             suppressed = enqueue_alerts(conn, covered)
+            timer.lap("write alerts")
             if dry_run:
                 session.rollback()
             else:
                 session.commit()
+            timer.lap("commit")
         except BaseException:
             session.rollback()
             raise
@@ -229,6 +290,8 @@ def run_nightly(
         notes=notes,
         council=council,
     )
+    timer.lap("figures")
+    log.info("nightly stages: %s", timer)
     log.info(
         "nightly %s%s: %d cases, %d alerts considered, %d newly queued, %d transitions%s%s",
         as_of,
@@ -248,6 +311,7 @@ def run_nightly(
         ].reset_index(drop=True),
         band_crossings=crossings[["case_ref", "band", "weeks_waiting", "team"]].reset_index(drop=True),
         longest_waits=longest_waits(evaluation),
+        stages=timer.seconds,
     )
 
 
@@ -263,20 +327,24 @@ def unreadable_dates(engine: Engine, *, council: str | None = None) -> pd.DataFr
     with engine.connect() as conn:
         for table in _DATED_TABLES:
             t = SQLModel.metadata.tables[table]
-            for column in t.columns:
-                if not isinstance(column.type, Date):
-                    continue
-                outside = or_(column < READABLE_FROM, column > READABLE_TO)
-                if table == "ehcp_case":
-                    stmt = select(CASE.c.case_ref).where(outside)
-                elif table == "person":
-                    stmt = select(CASE.c.case_ref).join(t, t.c.id == CASE.c.person_id).where(outside)
-                else:
-                    stmt = select(CASE.c.case_ref).join(t, t.c.case_id == CASE.c.id).where(outside)
-                if council is not None:
-                    stmt = stmt.where(CASE.c.la == council)
-                name = _FIELD_NAMES.get((table, column.name), f"{table}.{column.name}")
-                found += [(ref, name) for ref in conn.execute(stmt.distinct()).scalars()]
+            dates = [column for column in t.columns if isinstance(column.type, Date)]
+            if not dates:
+                continue
+            # One scan per table, one flag per date column (a scan per column cost ~30 s at 200k
+            # cases on a busy SQLite store); only the rows holding such a date come back.
+            flags = [or_(c < READABLE_FROM, c > READABLE_TO) for c in dates]
+            stmt = select(CASE.c.case_ref, *(case((f, 1), else_=0) for f in flags)).where(or_(*flags))
+            if table == "ehcp_case":
+                stmt = stmt.select_from(CASE)
+            elif table == "person":
+                stmt = stmt.select_from(CASE.join(t, t.c.id == CASE.c.person_id))
+            else:
+                stmt = stmt.select_from(t.join(CASE, t.c.case_id == CASE.c.id))
+            if council is not None:
+                stmt = stmt.where(CASE.c.la == council)
+            names = [_FIELD_NAMES.get((table, c.name), f"{table}.{c.name}") for c in dates]
+            for row in conn.execute(stmt):
+                found += [(row[0], name) for name, flag in zip(names, row[1:], strict=True) if flag]
     return pd.DataFrame(found, columns=["case_ref", "field"]).drop_duplicates()
 
 
@@ -415,102 +483,55 @@ def _occurrence(states: pd.DataFrame) -> pd.Series:
 # --- clock states and transitions -------------------------------------------------------------------
 
 
-def _columns(rows: Sequence[Any], names: Sequence[str]) -> pd.DataFrame:
-    """Rows as a frame built column by column: pandas probes each SQLAlchemy ``Row`` it is given
-    one by one (10 of a 25 s night at 100k cases with history); transposing the tuples is cheap.
-
-    No rows give object columns, as ``pd.DataFrame(rows, columns=...)`` did: empty float64 columns
-    failed the merges of a first night on an empty store, or one where no clock applies.
-    """
-    if not rows:
-        return pd.DataFrame({name: pd.Series([], dtype=object) for name in names})
-    columns = list(zip(*rows, strict=True))
-    return pd.DataFrame({name: list(col) for name, col in zip(names, columns, strict=True)})
-
-
-def _previous_states(conn: Connection, *, council: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(case ids by ref, the clock states recorded so far): of ``council``'s cases only, if given,
-    so a council's night never sees (and so never deletes or re-logs) another council's states."""
-    scope = [] if council is None else [CASE.c.la == council]
-    ids = _columns(
-        conn.execute(select(CASE.c.id, CASE.c.case_ref).where(*scope)).all(), ["case_id", "case_ref"]
-    )
-    states = CLOCK_STATE if council is None else CLOCK_STATE.join(CASE, CASE.c.id == CLOCK_STATE.c.case_id)
-    previous = _columns(
-        conn.execute(
-            select(
-                CLOCK_STATE.c.id,
-                CLOCK_STATE.c.case_id,
-                CLOCK_STATE.c.clock,
-                CLOCK_STATE.c.instance,
-                CLOCK_STATE.c.status,
-                CLOCK_STATE.c.due_date,
-                CLOCK_STATE.c.band,
-                CLOCK_STATE.c.as_of,
-            )
-            .select_from(states)
-            .where(*scope)
-        ).all(),
-        ["id", "case_id", "clock", "instance", "status", "due_date", "band", "as_of"],
-    )
-    return ids, previous
+def _case_ids(conn: Connection) -> tuple[pd.Index, Ints]:
+    """Every case's reference (an index to look tonight's states up in) and id, aligned."""
+    refs: list[Any] = []
+    ids: list[Ints] = []
+    for ref, case_id in fetch_columns(conn, select(CASE.c.case_ref, CASE.c.id)):
+        refs.extend(ref)
+        ids.append(np.fromiter(case_id, dtype=np.int64, count=len(case_id)))
+    return pd.Index(refs, dtype=object), (np.concatenate(ids) if ids else np.empty(0, dtype=np.int64))
 
 
 def _record_states(
     conn: Connection,
     states: pd.DataFrame,
-    ids: pd.DataFrame,
-    previous: pd.DataFrame,
+    previous: StateColumns,
+    vocab: Vocabularies,
     *,
     as_of: dt.date,
     now: dt.datetime,
     notes: list[str],
     replay: bool,
+    latest: dt.date | None,
+    timer: Stages,
 ) -> tuple[int, bool]:
-    """Store tonight's clock states; log transitions. Returns (events written, baseline?)."""
-    baseline = previous.empty
+    """Store tonight's clock states; log transitions. Returns (events written, baseline?).
+
+    Only the clocks whose status or band changed are rewritten (their stored row deleted, tonight's
+    inserted); see :mod:`ehcp_workflow.jobs.states` for the integer-keyed diff.
+    """
+    baseline = len(previous) == 0
     if replay:
-        notes.append(
-            f"replay of {as_of} (state recorded up to {max(previous['as_of'])}): "
-            "alerts checked, state not rewound"
-        )
+        notes.append(f"replay of {as_of} (state recorded up to {latest}): alerts checked, state not rewound")
         return 0, False
-    current = states.merge(ids, on="case_ref", how="left")
-    prev = previous.merge(ids, on="case_id", how="left")
-    prev["instance"] = prev["instance"].astype("int64")
-    changed = transitions(
-        prev[["case_ref", "clock", "instance", "status", "due_date", "band"]],
-        current[["case_ref", "clock", "instance", "status", "due_date", "band"]],
-    )
+    refs, ids = _case_ids(conn)
+    where = refs.get_indexer(states["case_ref"].to_numpy(dtype=object))
+    known = where >= 0  # a case added since the caseload was read has no id yet: written next night
+    current = tonight_columns(states[known], ids[where[known]], vocab)
+    due = states["due_date"].to_numpy(dtype="datetime64[s]")[known]
+    changed = diff(previous, current, vocab)
+    timer.lap("diff")
     if changed.empty:
         return 0, baseline
-    # replace the changed clocks' rows
-    keys = changed[["case_ref", "clock", "instance"]]
-    stale = prev.merge(keys, on=["case_ref", "clock", "instance"])["id"].tolist()
-    for chunk in _chunks(stale, 5000):
-        conn.execute(delete(CLOCK_STATE).where(CLOCK_STATE.c.id.in_(chunk)))
-    fresh = current.merge(keys, on=["case_ref", "clock", "instance"])
-    fresh = fresh[fresh["case_id"].notna()]
-    columns = {
-        "case_id": fresh["case_id"].astype("int64").to_numpy(dtype=object),
-        "clock": fresh["clock"].to_numpy(dtype=object),
-        "instance": fresh["instance"].astype("int64").to_numpy(dtype=object),
-        "status": fresh["status"].to_numpy(dtype=object),
-        "due_date": pd.to_datetime(fresh["due_date"]).to_numpy().astype("datetime64[D]").astype(object),
-        "band": fresh["band"].astype(object).where(fresh["band"].notna(), None).to_numpy(dtype=object),
-    }
-    names = [*columns, "as_of", "updated_at"]
-    arrays = list(columns.values())
-    for start in range(0, len(fresh), 10_000):  # driver dicts 10k at a time: a first night writes ~6M
-        chunk = [
-            dict(zip(names, (*values, as_of, now), strict=True))
-            for values in zip(*(a[start : start + 10_000] for a in arrays), strict=True)
-        ]
-        conn.execute(insert(CLOCK_STATE), chunk)
+    delete_rows(conn, previous.row_id[changed.stale])
+    write_rows(conn, take(current, changed.fresh), due[changed.fresh], vocab, as_of=as_of, now=now)
     if baseline:
         notes.append("first night: baseline clock states recorded without per-clock events")
         return 0, True
-    return _log_transitions(conn, changed.merge(ids, on="case_ref", how="left"), as_of=as_of, now=now), False
+    by_id = pd.Series(refs.to_numpy(dtype=object), index=ids)
+    frame = changes_frame(changed, previous, current, vocab, by_id)
+    return _log_transitions(conn, frame, as_of=as_of, now=now), False
 
 
 def _log_transitions(conn: Connection, changed: pd.DataFrame, *, as_of: dt.date, now: dt.datetime) -> int:
@@ -551,7 +572,9 @@ def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
 __all__ = [
     "NightlyResult",
     "NightlySummary",
+    "Stages",
     "item_from_body",
     "outbox_rows",
+    "previous_states_select",
     "run_nightly",
 ]
