@@ -6,7 +6,7 @@ UV_VERSION := 0.13.8
 DEMO_DIR := .demo
 DEMO_AS_OF ?= 2026-11-20
 
-.PHONY: install test test-fast lint demo bench bench-nightly lock clean
+.PHONY: install test test-all test-fast lint demo bench bench-nightly lock clean
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,16 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy ehcp_workflow flows deployments
 
-# The whole suite: lint, pure rules, database (SQLite, and PostgreSQL where reachable), flows.
+# The suite on both cores (a file's tests share one worker, so the Prefect harness starts once):
+# lint, pure rules, database (SQLite, and PostgreSQL where reachable), flows. The few long
+# end-to-end tests marked `slow` (year-long replays, the regional deployment, the demo) run where
+# CI=true, as CI sets it, and with `make test-all`; a laptop's `make test` leaves them out.
+PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadfile
 test: lint
-	$(BIN)/python -m pytest -q
+	$(PYTEST) $(if $(filter true,$(CI)),,-m "not slow")
+
+test-all: lint
+	$(PYTEST)
 
 # The fast loop while editing: no Prefect harness, no year-long replays.
 test-fast: install

@@ -23,14 +23,16 @@ from xml.etree.ElementTree import Element
 import numpy as np
 import pandas as pd
 from defusedxml.ElementTree import iterparse
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from ehcp_workflow.db import ImportSummary, upsert_caseload, upsert_people
+from ehcp_workflow.db import ImportSummary, upsert_caseload
 from ehcp_workflow.db.engine import write_connection
-from ehcp_workflow.db.read import CASE, PERSON
+from ehcp_workflow.db.people import PeopleChanges, write_people
+from ehcp_workflow.db.read import CASE, IMPORT, PERSON
 from ehcp_workflow.db.sen2_details import DetailsSummary, SourceDetails, write_sen2_details
 from ehcp_workflow.db.types import utcnow
-from ehcp_workflow.db.write import WriteContext
+from ehcp_workflow.db.write import EventRows, WriteContext, write_events
 from ehcp_workflow.exporters.sen2_layout import CENSUS_DAYS, period
 from ehcp_workflow.importers.result import ReadResult, finish_load
 from ehcp_workflow.importers.sen2 import read_sen2_rows
@@ -229,11 +231,6 @@ def import_sen2_file(
         raise InputError([*read.problems, *problems])
     ctx = WriteContext(actor=actor, source=Path(path).name, reason=reason, now=utcnow())
     details = {r: d for r, d in read.details.items() if r in person_of}
-    try:
-        summary = write_sen2_details(conn, details, ctx)
-    except BaseException:
-        session.rollback()
-        raise
     given = [c for c in PERSON_COLUMNS if any(c in p for p in people.values())]  # a column left out
     frame = pd.DataFrame(list(people.values()), columns=["person_ref", *given])  # keeps stored values
     for column in frame.columns:
@@ -241,10 +238,27 @@ def import_sen2_file(
             frame[column] = pd.to_datetime(frame[column]).astype("datetime64[s]")
         else:
             frame[column] = frame[column].astype("string")
-    written = upsert_people(session, frame, actor=actor) if len(frame) else _commit(session)
-    return written, summary
-
-
-def _commit(session: Session) -> int:
-    session.commit()
-    return 0
+    try:
+        summary = write_sen2_details(conn, details, ctx)
+        # personal fields: each change an event-log row with its value withheld, as for a return
+        person_events = EventRows(ctx)
+        changed = write_people(conn, frame, person_events) if len(frame) else PeopleChanges()
+        write_events(conn, [person_events])
+        logged = summary.events + len(person_events)
+        if logged or changed.created:
+            conn.execute(
+                insert(IMPORT).values(
+                    source=ctx.source,
+                    caseload_source="sen2-companion",
+                    actor=actor,
+                    reason=reason,
+                    imported_at=ctx.now,
+                    cases_updated=summary.cases_changed,
+                    events=logged,
+                )
+            )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return changed.created + changed.updated, summary

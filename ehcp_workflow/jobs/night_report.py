@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from ehcp_workflow.core.figures import LABEL_NOTE, NO_TEAM, RUNNING_TOTAL, TONIGHT
+from ehcp_workflow.reporting.labels import column_labels
 
 
 def team_label(team: Any) -> str:
@@ -61,12 +62,15 @@ def breach_summary_markdown(
     lines += ["| band | open |", "|---|---:|"]
     bands: Mapping[str, int] = s["open_by_band"]
     ordered = [*band_labels, *sorted(set(bands) - set(band_labels))]
-    lines += [f"| {band} | {_n(int(bands.get(band, 0)))} |" for band in ordered]
+    # people read "Over 20, up to 30 weeks", not the band's id (over_20)
+    names = dict(zip(ordered, column_labels(ordered), strict=True))
+    lines += [f"| {names[band]} | {_n(int(bands.get(band, 0)))} |" for band in ordered]
     if longest_waits:
         lines += ["", f"## Longest waits: open requests waiting longest ({RUNNING_TOTAL})", ""]
         lines += ["| case | team | band | weeks waiting |", "|---|---|---|---:|"]
         lines += [
-            f"| {r['case_ref']} | {team_label(r['team'])} | {r['band']} | {r['weeks_waiting']} |"
+            f"| {r['case_ref']} | {team_label(r['team'])} | {names.get(r['band'], r['band'])} "
+            f"| {r['weeks_waiting']} |"
             for r in longest_waits
         ]
     for note in s["notes"]:

@@ -78,3 +78,26 @@ def test_ehcp_import_of_a_sen2_return_stores_its_sen2_only_items(ehcp, url, tmp_
         )
         assert other.scalar_one() == "Free text here"
     engine.dispose()
+
+
+def test_a_changed_surname_in_a_companion_file_is_recorded_without_its_value(
+    ehcp, url, tmp_path: Path
+) -> None:
+    caseload = write_csv(tmp_path / "caseload.csv", CSV_ROWS)
+    assert ehcp("import", str(caseload)).exit_code == 0
+    assert ehcp("import", str(_write(tmp_path / "first.sen2.csv", GOOD))).exit_code == 0
+    renamed = _write(tmp_path / "renamed.sen2.csv", [GOOD[0].replace("Smith", "Smythe"), *GOOD[1:]])
+    result = ehcp("import", str(renamed))
+    assert result.exit_code == 0, result.output
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        logged = conn.execute(
+            sa.text("SELECT field, old_value, new_value, source FROM event_log WHERE field LIKE 'person.%'")
+        ).all()
+        batches = conn.execute(
+            sa.text("SELECT source FROM import_batch WHERE source = 'renamed.sen2.csv'")
+        ).all()
+        surname = conn.execute(sa.text("SELECT surname FROM person WHERE person_ref = 'P-06'")).scalar_one()
+    engine.dispose()
+    assert [tuple(r) for r in logged] == [("person.surname", "withheld", "withheld", "renamed.sen2.csv")]
+    assert len(batches) == 1 and surname == "Smythe"

@@ -6,6 +6,7 @@ from sqlalchemy import Engine
 
 from ehcp_workflow.jobs.night_report import breach_summary_markdown
 from ehcp_workflow.jobs.nightly import TONIGHT_FIGURES, run_nightly
+from ehcp_workflow.reporting.labels import column_labels
 from tests.jobs.helpers import AS_OF, LATER, LATER_NOW, NOW
 
 BANDS = ("within_20", "over_20", "over_30", "over_52", "over_100")
@@ -19,7 +20,9 @@ def test_bands_are_in_reporting_order_and_every_figure_says_what_it_is(store: En
         summary, band_labels=BANDS, longest_waits=result.longest_waits.to_dict(orient="records")
     )
 
-    positions = [text.index(f"| {band} |") for band in BANDS]
+    names = column_labels(list(BANDS))  # "Within 20 weeks", "Over 20, up to 30 weeks"...
+    assert names[0] == "Within 20 weeks" and names[-1] == "Over 100 weeks"
+    positions = [text.index(f"| {name} |") for name in names]
     assert positions == sorted(positions), text  # not alphabetical (over_100 first)
     rows = [line for line in text.splitlines() if line.startswith("| ") and line.endswith(" |")]
     figures = [r for r in rows if r.endswith("| running total |") or r.endswith("| tonight's change |")]

@@ -80,11 +80,11 @@ def test_breach_summary_names_a_missing_team(team: Any) -> None:
     from flows.nightly import breach_summary
 
     row = next(line for line in breach_summary(_night(team)).splitlines() if line.startswith("| C-03"))
-    assert row == "| C-03 | (no team) | over_30 | 31 |"
+    assert row == "| C-03 | (no team) | Over 30, up to 52 weeks | 31 |"
     assert "nan" not in row
 
 
 def test_breach_summary_keeps_a_team() -> None:
     from flows.nightly import breach_summary
 
-    assert "| C-03 | north | over_30 | 31 |" in breach_summary(_night("north"))
+    assert "| C-03 | north | Over 30, up to 52 weeks | 31 |" in breach_summary(_night("north"))
