@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> None:
         history = _run([*EHCP, "import", str(events), "--actor", "bench"], env)
         say(f"ehcp import (cases): {imported.seconds:.1f} s, {imported.rss_mib:,.0f} MiB RSS")
         say(f"ehcp import (review history): {history.seconds:.1f} s, {history.rss_mib:,.0f} MiB RSS")
+    else:
+        _run([*EHCP, "db", "upgrade"], env)  # a reused store may predate this code's migrations
     _reset(engine)
 
     backend = engine.dialect.name
