@@ -22,19 +22,10 @@ from ehcp_workflow.db.read import CASE, IN_CHUNK, PERSON
 from ehcp_workflow.db.records import python_values
 from ehcp_workflow.db.types import utcnow
 from ehcp_workflow.db.write import EventRows, execute_many
+from ehcp_workflow.importers.sen2_details import PERSON_COLUMNS
 
 #: Personal fields of :class:`~ehcp_workflow.db.models.Person` that an import writes.
-PERSON_FIELDS: tuple[str, ...] = (
-    "upn",
-    "uln",
-    "upn_unknown",
-    "surname",
-    "forename",
-    "birth_date",
-    "sex",
-    "ethnicity",
-    "postcode",
-)
+PERSON_FIELDS: tuple[str, ...] = PERSON_COLUMNS
 #: What the event log holds instead of a personal value (NULL still means "not recorded").
 WITHHELD = "withheld"
 

@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from ehcp_workflow.exporters.sen2_build import Context, RequestOut
 from ehcp_workflow.exporters.sen2_checks import CheckSeverity, Finding
 from ehcp_workflow.exporters.sen2_store import StoredPerson
-from ehcp_workflow.importers.sen2_details import Row
+from ehcp_workflow.importers.sen2_details import FLAG_ITEMS, ITEM_CODES, Row
 from ehcp_workflow.importers.sen2_schema import (
     FLAG_VALUES,
     PLACEMENT_SETTING_SINCE,
@@ -44,29 +44,8 @@ _E, _Q = CheckSeverity.ERROR, CheckSeverity.QUERY
 _Maker = Callable[[CheckSeverity, str, str, str], Finding]
 _URN = re.compile(r"\d{6}")
 _UKPRN = re.compile(r"\d{8}")
-#: Codes of the single-valued items (sen2-spec §3.3, §3.7, §3.8, §3.14).
-CODES: dict[str, frozenset[str]] = {
-    "request_source": frozenset("12345"),
-    "plan_res": frozenset("AB"),
-    "plan_wbp": frozenset("ATS"),
-    "dp": frozenset("ESHI"),
-    "active_res": frozenset("AB"),
-    "active_wbp": frozenset("ATS"),
-    "res": frozenset("AB"),
-    "wbp": frozenset("ATS"),
-    "attendance_pattern": frozenset({"FT", "PT"}),
-}
-FLAGS = (
-    "rya",
-    "request_mediation",
-    "request_tribunal",
-    "assessment_mediation",
-    "assessment_tribunal",
-    "other_mediation",
-    "other_tribunal",
-    "pb",
-    "oa",
-)
+CODES = ITEM_CODES
+FLAGS = FLAG_ITEMS
 _NAMES = {
     "request_source": "RequestSource",
     "rya": "RYA",

@@ -36,8 +36,8 @@ from ehcp_workflow.db.write import EventRows, WriteContext, write_events
 from ehcp_workflow.exporters.sen2_layout import CENSUS_DAYS, period
 from ehcp_workflow.importers.result import ReadResult, finish_load
 from ehcp_workflow.importers.sen2 import read_sen2_rows
-from ehcp_workflow.importers.sen2_details import read_sen2_details
-from ehcp_workflow.importers.tabular_sen2 import PERSON_COLUMNS, read_sen2_file
+from ehcp_workflow.importers.sen2_details import PERSON_COLUMNS, read_sen2_details
+from ehcp_workflow.importers.tabular_sen2 import read_sen2_file
 from ehcp_workflow.importers.values import date_window, parse_iso_date
 from ehcp_workflow.problems import InputError, Problem
 

@@ -67,6 +67,42 @@ SETTING_COLUMNS: tuple[str, ...] = tuple(SETTING_ITEMS.values())
 SETTING_DATES = frozenset({"entry_date", "leaving_date"})
 NEED_ITEMS: dict[str, str] = {"sentype": "sen_type", "sentyperank": "sen_type_rank"}
 NEED_COLUMNS: tuple[str, ...] = tuple(NEED_ITEMS.values())
+#: Module 1 (Person) items as the store's ``person`` columns: what an import may write there.
+PERSON_COLUMNS: tuple[str, ...] = (
+    "upn",
+    "uln",
+    "upn_unknown",
+    "surname",
+    "forename",
+    "birth_date",
+    "sex",
+    "ethnicity",
+    "postcode",
+)
+#: Codes of the single-valued items (sen2-spec §3.3, §3.7, §3.8, §3.14), for every reader and check.
+ITEM_CODES: dict[str, frozenset[str]] = {
+    "request_source": frozenset("12345"),
+    "plan_res": frozenset("AB"),
+    "plan_wbp": frozenset("ATS"),
+    "dp": frozenset("ESHI"),
+    "active_res": frozenset("AB"),
+    "active_wbp": frozenset("ATS"),
+    "res": frozenset("AB"),
+    "wbp": frozenset("ATS"),
+    "attendance_pattern": frozenset({"FT", "PT"}),
+}
+#: The 0/1 flag items of a request.
+FLAG_ITEMS: tuple[str, ...] = (
+    "rya",
+    "request_mediation",
+    "request_tribunal",
+    "assessment_mediation",
+    "assessment_tribunal",
+    "other_mediation",
+    "other_tribunal",
+    "pb",
+    "oa",
+)
 
 Row = dict[str, DetailValue]
 

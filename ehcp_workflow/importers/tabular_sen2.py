@@ -35,7 +35,13 @@ from datetime import date
 from pathlib import Path
 
 from ehcp_workflow.importers.sen2_details import CASE_COLUMNS as DETAIL_COLUMNS
-from ehcp_workflow.importers.sen2_details import RequestDetails, Row
+from ehcp_workflow.importers.sen2_details import (
+    FLAG_ITEMS,
+    ITEM_CODES,
+    PERSON_COLUMNS,
+    RequestDetails,
+    Row,
+)
 from ehcp_workflow.importers.sen2_rules import upn_check_letter
 from ehcp_workflow.importers.sen2_schema import (
     PLACEMENT_SETTINGS,
@@ -50,17 +56,6 @@ from ehcp_workflow.problems import InputError, Problem, errors_in
 
 PathLike = str | os.PathLike[str]
 
-PERSON_COLUMNS: tuple[str, ...] = (
-    "upn",
-    "uln",
-    "upn_unknown",
-    "surname",
-    "forename",
-    "birth_date",
-    "sex",
-    "ethnicity",
-    "postcode",
-)
 _SETTING_PARTS = (
     "urn",
     "ukprn",
@@ -84,34 +79,12 @@ COMPANION_ONLY = frozenset(SEN2_FILE_COLUMNS) - {"case_ref"}
 
 _FLAG_WORDS = {"1": "1", "0": "0", "yes": "1", "no": "0", "true": "1", "false": "0", "y": "1", "n": "0"}
 _CODES: dict[str, frozenset[str]] = {
-    "request_source": frozenset("12345"),
-    "plan_res": frozenset("AB"),
-    "plan_wbp": frozenset("ATS"),
-    "dp": frozenset("ESHI"),
-    "active_res": frozenset("AB"),
-    "active_wbp": frozenset("ATS"),
-    "res": frozenset("AB"),
-    "wbp": frozenset("ATS"),
-    "attendance_pattern": frozenset({"FT", "PT"}),
+    **ITEM_CODES,
     "sex": frozenset("MF"),
     "upn_unknown": UPN_UNKNOWN_CODES,
     "rank": frozenset("12"),
 }
-_FLAGS = frozenset(
-    {
-        "rya",
-        "request_mediation",
-        "request_tribunal",
-        "assessment_mediation",
-        "assessment_tribunal",
-        "other_mediation",
-        "other_tribunal",
-        "pb",
-        "oa",
-        "sen_unit_indicator",
-        "resourced_provision_indicator",
-    }
-)
+_FLAGS = frozenset({*FLAG_ITEMS, "sen_unit_indicator", "resourced_provision_indicator"})
 _PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
     "urn": (re.compile(r"\d{6}"), "6 digits (GIAS URN)"),
     "ukprn": (re.compile(r"\d{8}"), "8 digits"),
