@@ -8,7 +8,8 @@ that per-row layer cost more than the database did. These helpers talk to the DB
 * :func:`fetch_columns` runs a SELECT and hands each batch of rows to the caller as columns
   (tuples), so the caller can turn them into numpy arrays or codes and drop the Python objects;
 * :func:`insert_rows` writes tuples: ``COPY ... FROM STDIN`` on PostgreSQL (psycopg's copy), one
-  ``executemany`` of a plain ``INSERT`` on SQLite (sqlite3 runs it in C).
+  ``executemany`` of a plain ``INSERT`` on SQLite (sqlite3 runs it in C);
+* :func:`insert_new_rows` does the same but skips rows whose unique key is taken (the outbox).
 
 Callers pass values the driver takes as they are (ints, strings, ``None``); dates and instants are
 converted once by :func:`bind_value` with the column's own SQLAlchemy bind processor, so a row
@@ -75,4 +76,53 @@ def insert_rows(
     return written
 
 
-__all__ = ["BATCH", "bind_value", "fetch_columns", "insert_rows"]
+def insert_new_rows(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    conflict: str,
+    batches: Iterable[Iterable[Sequence[Any]]],
+) -> int:
+    """Like :func:`insert_rows`, but a row whose ``conflict`` column (a unique one) is already
+    taken is skipped, not an error; returns how many rows were inserted.
+
+    SQLite: ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING`` (its ``rowcount`` sums the
+    rows inserted). PostgreSQL: COPY cannot skip conflicts, so the rows are copied into a
+    temporary table and moved with one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, in the
+    order given (ids follow it, as they would row by row).
+    """
+    names = ", ".join(f'"{c}"' for c in columns)
+    cursor = _cursor(conn)
+    inserted = 0
+    try:
+        if conn.dialect.name == "postgresql":
+            cursor.execute("DROP TABLE IF EXISTS _bulk_in")
+            cursor.execute(
+                f"CREATE TEMP TABLE _bulk_in ON COMMIT DROP AS "
+                f'SELECT {names} FROM "{table.name}" WITH NO DATA'
+            )
+            cursor.execute("ALTER TABLE _bulk_in ADD COLUMN _ord bigserial")
+            with cursor.copy(f"COPY _bulk_in ({names}) FROM STDIN") as copy:
+                for batch in batches:
+                    for row in batch:
+                        copy.write_row(row)
+            cursor.execute(
+                f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM _bulk_in ORDER BY _ord '
+                f'ON CONFLICT ("{conflict}") DO NOTHING'
+            )
+            inserted = cursor.rowcount
+            cursor.execute("DROP TABLE _bulk_in")
+        else:
+            marks = ", ".join("?" * len(columns))
+            sql = (
+                f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) ON CONFLICT ("{conflict}") DO NOTHING'
+            )
+            for batch in batches:
+                cursor.executemany(sql, list(batch))
+                inserted += cursor.rowcount
+    finally:
+        cursor.close()
+    return inserted
+
+
+__all__ = ["BATCH", "bind_value", "fetch_columns", "insert_new_rows", "insert_rows"]

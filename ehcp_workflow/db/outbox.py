@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, and_, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from ehcp_workflow.db.bulk import insert_new_rows
 from ehcp_workflow.db.models import Alert, table_of
 from ehcp_workflow.notify.body import item_rows
 from ehcp_workflow.notify.model import AlertItem, Message, alert_key  # the one definition of a key
@@ -67,6 +67,8 @@ CLAIMED_COLUMNS = (
 
 #: Rows per statement when a statement names rows one by one (well inside both backends' limits).
 _CHUNK = 5000
+#: Rows per bulk batch when queueing.
+_BULK = 50_000
 
 
 # --- queue -------------------------------------------------------------------------------------------
@@ -92,18 +94,26 @@ def enqueue_alerts(conn: Connection, alerts: Sequence[Mapping[str, Any]]) -> int
     alerts = [a for a in alerts if a["alert_key"] not in existing]
     if not alerts:
         return 0
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(ALERT).on_conflict_do_nothing(index_elements=["alert_key"])
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(ALERT).on_conflict_do_nothing(index_elements=["alert_key"])
-    else:  # pragma: no cover - make_engine only builds these two
-        raise ValueError(f"unsupported database {dialect!r}")
-    inserted = 0
-    for start in range(0, len(alerts), 1000):
-        result = conn.execute(stmt.returning(ALERT.c.id), list(alerts[start : start + 1000]))
-        inserted += len(result.all())
-    return inserted
+    columns = list(alerts[0])
+    if any(len(a) != len(columns) for a in alerts):
+        raise ValueError("every alert row must carry the same columns")
+    processors = {c: _binder(conn, c) for c in columns}
+
+    def batches() -> Iterator[list[tuple[Any, ...]]]:
+        for start in range(0, len(alerts), _BULK):
+            yield [tuple(processors[c](a[c]) for c in columns) for a in alerts[start : start + _BULK]]
+
+    # The backend's bulk path (an opening night queues ~1M suppressed rows at 200,000 cases:
+    # through Core's executemany with RETURNING that was 8 s of SQLite's 92 s first night).
+    return insert_new_rows(conn, ALERT, columns, "alert_key", batches())
+
+
+def _binder(conn: Connection, column: str) -> Callable[[Any], Any]:
+    """``value -> what the driver takes`` for one alert column (dates and instants converted)."""
+    processor = ALERT.c[column].type.bind_processor(conn.dialect)
+    if processor is None:
+        return lambda v: v
+    return lambda v: None if v is None else processor(v)
 
 
 def queue_message(engine: Engine, message: Message, *, key: str, now: dt.datetime) -> bool:

@@ -122,7 +122,6 @@ def outbox_rows(
             "due_date": due.to_numpy().astype("datetime64[D]").astype(object),  # date, or None for NaT
             "status": "queued",
             "attempts": 0,
-            "created_at": now,
             "subject": case_ref + ": " + clock_title + " - " + kind.str.replace("_", " "),
             "body": bodies,
         }
@@ -135,8 +134,10 @@ def outbox_rows(
         recipient=council_tag(council, MANAGERS),
     )
     rows = pd.concat([digest_rows, manager_rows]).sort_index(kind="stable")
-    columns = list(rows.columns)
-    arrays = [rows[col].to_numpy(dtype=object) for col in columns]
+    columns = [*rows.columns, "created_at"]
+    # ``now`` itself, not a column of it: a frame would hand back a pandas Timestamp per row,
+    # which the drivers' bulk paths do not take (and the timestamp type converts once, not per row).
+    arrays = [*(rows[col].to_numpy(dtype=object) for col in rows.columns), [now] * len(rows)]
     return [dict(zip(columns, values, strict=True)) for values in zip(*arrays, strict=True)]
 
 
