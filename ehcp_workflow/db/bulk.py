@@ -18,6 +18,7 @@ written here reads back exactly as one written through Core.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -44,10 +45,31 @@ def fetch_columns(conn: Connection, stmt: Select[Any], size: int = BATCH) -> Ite
         cursor.close()
 
 
-def bind_value(conn: Connection, column: Column[Any], value: Any) -> Any:
-    """``value`` as the driver receives it for ``column`` (its type's bind processor applied)."""
+def binder(conn: Connection, column: Column[Any]) -> Callable[[Any], Any]:
+    """``value -> what the driver receives for column``: the column type's own bind processor,
+    then, on SQLite, dates and datetimes as the text sqlite3's default adapters make of them.
+
+    sqlite3 would adapt them itself, but per row and through a Python callback: a stamp shared by
+    3M event rows cost 2 s of a 200k-case import. The text is the same, so rows written here read
+    back exactly as rows written through Core.
+    """
     processor: Callable[[Any], Any] | None = column.type.bind_processor(conn.dialect)
-    return value if processor is None or value is None else processor(value)
+    sqlite = conn.dialect.name == "sqlite"
+
+    def bind(value: Any) -> Any:
+        if value is None:
+            return None
+        bound = value if processor is None else processor(value)
+        if sqlite and isinstance(bound, dt.date):
+            return bound.isoformat(" ") if isinstance(bound, dt.datetime) else bound.isoformat()
+        return bound
+
+    return bind
+
+
+def bind_value(conn: Connection, column: Column[Any], value: Any) -> Any:
+    """``value`` as the driver receives it for ``column`` (see :func:`binder`)."""
+    return binder(conn, column)(value)
 
 
 def insert_rows(
@@ -125,4 +147,4 @@ def insert_new_rows(
     return inserted
 
 
-__all__ = ["BATCH", "bind_value", "fetch_columns", "insert_new_rows", "insert_rows"]
+__all__ = ["BATCH", "bind_value", "binder", "fetch_columns", "insert_new_rows", "insert_rows"]

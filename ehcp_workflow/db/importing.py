@@ -46,6 +46,7 @@ from ehcp_workflow.db.write import (
     execute_many,
     write_events,
 )
+from ehcp_workflow.gcpause import collector_paused
 from ehcp_workflow.problems import InputError, Problem
 
 
@@ -222,6 +223,7 @@ def _working(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+@collector_paused()
 def upsert_caseload(
     session: Session,
     caseload: Caseload,

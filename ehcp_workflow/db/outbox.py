@@ -39,7 +39,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, and_, or_, select, tuple_, update
 
-from ehcp_workflow.db.bulk import insert_new_rows
+from ehcp_workflow.db.bulk import binder, insert_new_rows
 from ehcp_workflow.db.models import Alert, table_of
 from ehcp_workflow.notify.body import item_rows
 from ehcp_workflow.notify.model import AlertItem, Message, alert_key  # the one definition of a key
@@ -97,7 +97,7 @@ def enqueue_alerts(conn: Connection, alerts: Sequence[Mapping[str, Any]]) -> int
     columns = list(alerts[0])
     if any(len(a) != len(columns) for a in alerts):
         raise ValueError("every alert row must carry the same columns")
-    processors = {c: _binder(conn, c) for c in columns}
+    processors = {c: binder(conn, ALERT.c[c]) for c in columns}
 
     def batches() -> Iterator[list[tuple[Any, ...]]]:
         for start in range(0, len(alerts), _BULK):
@@ -106,14 +106,6 @@ def enqueue_alerts(conn: Connection, alerts: Sequence[Mapping[str, Any]]) -> int
     # The backend's bulk path (an opening night queues ~1M suppressed rows at 200,000 cases:
     # through Core's executemany with RETURNING that was 8 s of SQLite's 92 s first night).
     return insert_new_rows(conn, ALERT, columns, "alert_key", batches())
-
-
-def _binder(conn: Connection, column: str) -> Callable[[Any], Any]:
-    """``value -> what the driver takes`` for one alert column (dates and instants converted)."""
-    processor = ALERT.c[column].type.bind_processor(conn.dialect)
-    if processor is None:
-        return lambda v: v
-    return lambda v: None if v is None else processor(v)
 
 
 def queue_message(engine: Engine, message: Message, *, key: str, now: dt.datetime) -> bool:

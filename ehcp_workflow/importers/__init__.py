@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ehcp_workflow.core.caseload import Caseload
 from ehcp_workflow.files import UnsafePath, check_input
+from ehcp_workflow.gcpause import collector_paused
 from ehcp_workflow.importers.events import is_event_file, load_events, read_events
 from ehcp_workflow.importers.result import LoadedCaseload
 from ehcp_workflow.importers.sen2 import is_sen2, load_sen2, read_sen2
@@ -96,6 +97,7 @@ def read_caseload(path: PathLike) -> tuple[Caseload, list[Problem]]:
     return read_tabular(path)
 
 
+@collector_paused()
 def load_caseload(path: PathLike, accept_valid: bool = False) -> LoadedCaseload:
     """Load any supported file (see :func:`detect_format`) under the project's policy.
 

@@ -48,6 +48,7 @@ from ehcp_workflow.db.models import ClockState, EhcpCase, table_of
 from ehcp_workflow.db.outbox import enqueue_alerts
 from ehcp_workflow.db.read import READABLE_FROM, READABLE_TO
 from ehcp_workflow.db.write import EventRows, WriteContext, write_events
+from ehcp_workflow.gcpause import collector_paused
 from ehcp_workflow.jobs.opening import last_night, only_new, opening_messages, opening_rows, suppress
 from ehcp_workflow.jobs.states import (
     Ints,
@@ -162,6 +163,7 @@ class Stages:
         return ", ".join(parts) + f" (total {total:.2f} s)"
 
 
+@collector_paused()
 def run_nightly(
     engine: Engine,
     *,
