@@ -462,12 +462,22 @@ def _typed(states: pd.DataFrame) -> pd.DataFrame:
 
 def _state_clock(states: pd.DataFrame) -> pd.Series:
     """Advice clocks are one per request: the provider goes into the stored clock name (and which
-    request to that provider into ``instance``, :func:`_occurrence`)."""
+    request to that provider into ``instance``, :func:`_occurrence`).
+
+    Built once per distinct (clock, instance) pair, a few hundred, not per state: string
+    concatenation over 2.5M states was 1.4 s of a 200k-case night.
+    """
     # astype(object) then str: an empty evaluation (no cases, or no clock applies) has float64
     # columns, and adding ":" to them failed the night (``UFuncNoLoopError``).
-    clock = states["clock"].astype(object).astype(str)
-    inst = states["instance"].astype(object).fillna("").astype(str)
-    return clock.where(inst == "", clock + ":" + inst)
+    clock = states["clock"].astype(object).astype(str).to_numpy(dtype=object)
+    inst = states["instance"].astype(object).fillna("").astype(str).to_numpy(dtype=object)
+    clock_codes, clocks = pd.factorize(clock)
+    inst_codes, insts = pd.factorize(inst)
+    width = max(len(insts), 1)
+    pairs, where = np.unique(clock_codes.astype(np.int64) * width + inst_codes, return_inverse=True)
+    names = [clocks[p // width] + ("" if insts[p % width] == "" else ":" + insts[p % width]) for p in pairs]
+    out = np.array(names, dtype=object)[where.reshape(-1)] if names else clock
+    return pd.Series(out, index=states.index, dtype=object)
 
 
 def _occurrence(states: pd.DataFrame) -> pd.Series:
@@ -477,9 +487,23 @@ def _occurrence(states: pd.DataFrame) -> pd.Series:
     clock, and without this they would share one stored state (a unique-key violation that failed
     the whole night). Advice rows are loaded in (case, provider, seq) order, so the numbering is the
     same every night; a clock with one occurrence is 0, as before.
+
+    The count of earlier rows with the same (case, clock), in numpy on integer codes (a stable
+    sort keeps the rows' order within a pair): pandas' string-keyed ``groupby().cumcount()`` took
+    1 s over 2.5M states.
     """
-    occurrence: pd.Series = states.groupby(["case_ref", "clock"], sort=False).cumcount()
-    return occurrence
+    case_codes, _ = pd.factorize(states["case_ref"].to_numpy(dtype=object))
+    clock_codes, clocks = pd.factorize(states["clock"].to_numpy(dtype=object))
+    key = case_codes.astype(np.int64) * max(len(clocks), 1) + clock_codes
+    order = np.argsort(key, kind="stable")
+    ranked = key[order]
+    starts = np.r_[0, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1] if len(ranked) else np.empty(0, np.int64)
+    run_start = np.zeros(len(ranked), dtype=np.int64)
+    run_start[starts] = starts
+    run_start = np.maximum.accumulate(run_start) if len(ranked) else run_start
+    occurrence = np.empty(len(ranked), dtype=np.int64)
+    occurrence[order] = np.arange(len(ranked), dtype=np.int64) - run_start
+    return pd.Series(occurrence, index=states.index)
 
 
 # --- clock states and transitions -------------------------------------------------------------------
