@@ -53,7 +53,7 @@ from ehcp_workflow.importers.tabular_cells import (
     parse_cell,
     text_of,
 )
-from ehcp_workflow.importers.values import DateWindow, date_window
+from ehcp_workflow.importers.values import DateWindow, date_seconds, date_window
 from ehcp_workflow.problems import InputError, Problem, Severity
 
 PathLike = str | os.PathLike[str]
@@ -389,9 +389,10 @@ def _read(path: Path) -> ReadResult:
 
 
 def _dates(values: list[Any]) -> np.ndarray[Any, np.dtype[np.datetime64]]:
-    return np.array(
-        [np.datetime64(v, "D") if v is not None else np.datetime64("NaT") for v in values]
-    ).astype(DATE_DTYPE)
+    """Parsed dates (or None) as ``DATE_DTYPE``: through integer seconds, one ``fromiter``; a
+    ``np.datetime64`` scalar per cell was 1.8 s of a 200,000-case file."""
+    seconds = np.fromiter((date_seconds(v) for v in values), dtype=np.int64, count=len(values))
+    return seconds.view("datetime64[s]").astype(DATE_DTYPE)
 
 
 def _case_frame(cases: list[dict[str, Any]]) -> pd.DataFrame:
