@@ -51,7 +51,8 @@ app.command("dispatch")(dispatch)
 
 
 #: Commands that read one case and print it: the whole process answers within 0.5 s (issue 12),
-#: so they run without the cyclic collector and end without the interpreter's teardown (see main).
+#: so they run without the cyclic collector, with one OpenBLAS thread, and end without the
+#: interpreter's teardown (see main).
 QUICK_COMMANDS: tuple[tuple[str, ...], ...] = (("case", "show"),)
 
 
@@ -60,17 +61,22 @@ def main() -> None:
 
     A quick command (:data:`QUICK_COMMANDS`) is one case's look-up at a caseworker's desk. Measured
     on it, besides the imports (pandas and SQLAlchemy, which it needs): ~0.08 s of full passes of
-    the cyclic garbage collector over the ~500k objects those imports create, and ~0.15 s of the
-    interpreter's teardown freeing them again after the output was printed. So the collector stays
-    off while it runs (one case: its memory is small and bounded) and, once its output and logs are
-    flushed, the process ends with its exit code at once. Every other command (the nightly, the
-    imports: long, large, threaded) runs and ends as usual. Tests drive ``app``, not ``main``.
+    the cyclic garbage collector over the ~500k objects those imports create, ~0.15 s of the
+    interpreter's teardown freeing them again after the output was printed, and ~0.04-0.07 s of
+    OpenBLAS starting (and spinning) a thread per core when numpy loads, on a busy machine. So
+    for these commands the collector stays off while they run (one case: small, bounded memory),
+    OpenBLAS gets one thread unless the user chose otherwise (one case: no matrix maths), and,
+    once the output and logs are flushed, the process ends with its exit code at once. Every
+    other command (the nightly, the imports: long, large, threaded) runs and ends as usual.
+    Tests drive ``app``, not ``main``.
     """
     if tuple(sys.argv[1:3]) not in QUICK_COMMANDS:
         app()
         return
     import gc
+    import os
 
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # read once, when numpy loads (later)
     gc.disable()
     try:
         app()

@@ -54,7 +54,8 @@ def _project_modules(loaded: dict[str, Any]) -> list[str]:
 
 
 def test_importing_the_cli_loads_no_heavy_library() -> None:
-    """``ehcp --help`` and every command start by importing the CLI: it must stay light."""
+    """``ehcp --help`` and every command start by importing the CLI: it must stay light (and numpy
+    must load after ``main`` has run, which sets OpenBLAS's threads for a quick command)."""
     loaded = _loaded("import ehcp_workflow.cli")
     heavy = NOT_FOR_SHOW | {"pandas", "numpy", "sqlalchemy", "sqlmodel"}
     assert sorted(heavy & set(loaded["top"])) == []
