@@ -28,6 +28,7 @@ PROJECT_NOT_FOR_SHOW = (
     "ehcp_workflow.db.dao",
     "ehcp_workflow.db.outbox",
     "ehcp_workflow.db.importing",
+    "ehcp_workflow.db.write",
 )
 
 
