@@ -66,3 +66,12 @@ def _broken(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
 def test_a_broken_catalogue_is_refused_with_a_useful_message(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=message):
         load_catalogue(_broken(tmp_path, mutate))
+
+
+def test_the_fast_loader_reads_the_same_catalogue() -> None:
+    """The catalogue is parsed with libyaml where PyYAML has it: the same data as the Python parser."""
+    from ehcp_workflow.core.catalogue import _SAFE_LOADER, _parse
+
+    text = DEFAULT_CATALOGUE_PATH.read_text(encoding="utf-8")
+    assert yaml.load(text, Loader=_SAFE_LOADER) == yaml.safe_load(text)
+    assert _parse(DEFAULT_CATALOGUE_PATH) == load_catalogue()

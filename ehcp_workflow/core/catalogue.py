@@ -255,9 +255,14 @@ def _default_catalogue() -> Catalogue:
     return _parse(DEFAULT_CATALOGUE_PATH)
 
 
+#: libyaml's parser where PyYAML has it (its wheels do): the same safe loading, the same values,
+#: ~1.5 ms instead of ~15 ms for the catalogue on every ``ehcp case show``.
+_SAFE_LOADER: type[yaml.SafeLoader | yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _parse(p: Path) -> Catalogue:
     with p.open(encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+        raw = yaml.load(fh, Loader=_SAFE_LOADER)  # a safe loader, C or Python
     try:
         return Catalogue.model_validate(raw)
     except ValueError as exc:

@@ -15,9 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ehcp_workflow.db.fields import FIELDS, FieldValue, from_text, kind_of, parse_advice_field
+from ehcp_workflow.db.models import EventLog, table_of
 from ehcp_workflow.db.read import CASE
 from ehcp_workflow.db.records import AdviceRecord, CaseRecord
-from ehcp_workflow.db.write import EVENT
+
+#: The event log (the writer's own ``write.EVENT``; taken from the models, so that reading a case's
+#: history, as ``ehcp case show`` does, does not load the writer).
+EVENT = table_of(EventLog)
 
 
 class CaseNotFound(LookupError):

@@ -24,7 +24,6 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from ehcp_workflow.core.caseload import Caseload
 from ehcp_workflow.db.models import StoreKey, table_of
 from ehcp_workflow.db.read import CASE, IN_CHUNK, PERSON
-from ehcp_workflow.db.write import execute_many
 
 STORE_KEY = table_of(StoreKey)
 #: ``store_key.name`` of the pseudonym key.
@@ -107,6 +106,8 @@ def _rename(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
 
 def _record(conn: Connection, names: dict[str, str]) -> None:
     """Store each person's pseudonym: new people are created, stored ones without one get theirs."""
+    from ehcp_workflow.db.write import execute_many  # the writer loads only where one writes
+
     refs = list(names)
     stored: dict[str, str | None] = {}
     for start in range(0, len(refs), IN_CHUNK):

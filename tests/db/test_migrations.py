@@ -17,7 +17,7 @@ from ehcp_workflow.db import (
     make_engine,
     upgrade_database,
 )
-from ehcp_workflow.db.migrate import MIGRATIONS_DIR, alembic_config
+from ehcp_workflow.db.migrate import MIGRATIONS_DIR, alembic_config, numbered_head
 
 TABLES = {
     "store_key",
@@ -44,6 +44,25 @@ def test_revisions_are_numbered() -> None:
     assert files[0] == "0001_initial.py"
     assert all(name[:4].isdigit() for name in files)
     assert head_revision() == files[-1][:4]
+
+
+def test_numbered_head_is_alembics_head() -> None:
+    """check_database's quick path reads the head from the file names; Alembic must agree."""
+    assert numbered_head() == head_revision()
+
+
+def test_a_store_behind_the_code_is_refused(db_url: str) -> None:
+    """The quick path of check_database passes only a store at the head, never an older one."""
+    previous = f"{int(head_revision()) - 1:04d}"
+    upgrade_database(db_url, revision=previous)
+    engine = make_engine(db_url)
+    try:
+        with pytest.raises(DatabaseNotCurrent, match=f"database is at revision {previous}"):
+            check_database(engine)
+        upgrade_database(db_url)
+        check_database(engine)
+    finally:
+        engine.dispose()
 
 
 def test_one_head_only() -> None:
