@@ -6,7 +6,7 @@ UV_VERSION := 0.13.8
 DEMO_DIR := .demo
 DEMO_AS_OF ?= 2026-11-20
 
-.PHONY: install test test-all test-fast lint demo bench bench-nightly lock clean
+.PHONY: install test test-all test-fast lint demo bench bench-nightly bench-case-show lock clean
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ bench: install
 CASES ?= 200000
 bench-nightly: install
 	$(BIN)/python -m bench.nightly --cases $(CASES) $(if $(BENCH_URL),--url $(BENCH_URL))
+
+# ehcp case show as a whole process (median and fastest of 15 runs) on the store bench-nightly built.
+bench-case-show: install
+	$(BIN)/python -m bench.case_show --url $(or $(BENCH_URL),sqlite:////tmp/ehcp-bench-$(CASES)/store.db)
 
 # Re-resolve the pinned, hashed lock from pyproject.toml (run by hand, commit the result).
 lock:
