@@ -49,7 +49,13 @@ from ehcp_workflow.db.outbox import enqueue_alerts
 from ehcp_workflow.db.read import READABLE_FROM, READABLE_TO
 from ehcp_workflow.db.write import EventRows, WriteContext, write_events
 from ehcp_workflow.gcpause import collector_paused
-from ehcp_workflow.jobs.opening import last_night, only_new, opening_messages, opening_rows, suppress
+from ehcp_workflow.jobs.opening import (
+    last_night,
+    only_new,
+    opening_messages,
+    opening_rows,
+    suppressed_rows,
+)
 from ehcp_workflow.jobs.states import (
     Ints,
     StateColumns,
@@ -230,7 +236,7 @@ def run_nightly(
                     allow_initials=allow_initials,
                     council=council,
                 )
-                covered = suppress(outbox_rows(candidates, titles=titles, now=now, council=council))
+                covered = candidates  # queued as suppressed below, a batch at a time
                 rows = opening_rows(keyed, now=now)
                 notes.append(
                     f"opening night: {len(keyed)} opening message(s) instead of "
@@ -239,7 +245,10 @@ def run_nightly(
             else:
                 since = last if (last is not None and not replay) else as_of - dt.timedelta(days=1)
                 tonight = only_new(candidates, since)
-                covered, rows = [], outbox_rows(tonight, titles=titles, now=now, council=council)
+                covered, rows = (
+                    candidates.iloc[0:0],
+                    outbox_rows(tonight, titles=titles, now=now, council=council),
+                )
             timer.lap("alerts")
             logged, first = _record_states(
                 conn,
@@ -256,7 +265,10 @@ def run_nightly(
             del previous
             timer.lap("write states")
             queued = enqueue_alerts(conn, rows)
-            suppressed = enqueue_alerts(conn, covered)
+            suppressed = sum(
+                enqueue_alerts(conn, batch)
+                for batch in suppressed_rows(covered, titles=titles, now=now, council=council)
+            )
             timer.lap("write alerts")
             if dry_run:
                 session.rollback()

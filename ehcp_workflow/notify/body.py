@@ -35,7 +35,12 @@ from ehcp_workflow.notify.model import (
 
 
 def outbox_rows(
-    candidates: pd.DataFrame, *, titles: dict[str, str], now: dt.datetime, council: str | None = None
+    candidates: pd.DataFrame,
+    *,
+    titles: dict[str, str],
+    now: dt.datetime,
+    council: str | None = None,
+    status: str = "queued",
 ) -> list[dict[str, Any]]:
     """Outbox rows for the candidate alerts: the caseworker's (digest) copy and, for escalations,
     the managers' copy. The body holds the alert as JSON (no personal data: case refs, clock,
@@ -120,7 +125,7 @@ def outbox_rows(
             "kind": kind,
             "episode": episode,
             "due_date": due.to_numpy().astype("datetime64[D]").astype(object),  # date, or None for NaT
-            "status": "queued",
+            "status": status,
             "attempts": 0,
             "subject": case_ref + ": " + clock_title + " - " + kind.str.replace("_", " "),
             "body": bodies,

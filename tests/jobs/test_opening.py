@@ -8,14 +8,16 @@ from collections import Counter
 import pandas as pd
 from sqlalchemy import Engine
 
+from ehcp_workflow.core.alerting import alert_candidates
 from ehcp_workflow.core.catalogue import load_catalogue
 from ehcp_workflow.core.evaluator import evaluate_caseload
 from ehcp_workflow.core.figures import headline
 from ehcp_workflow.db import load_caseload
 from ehcp_workflow.jobs.dispatch import pending_alerts, render_messages, run_dispatch
 from ehcp_workflow.jobs.nightly import run_nightly
-from ehcp_workflow.jobs.opening import only_new
+from ehcp_workflow.jobs.opening import only_new, suppressed_rows
 from ehcp_workflow.notify import RecordingNotifier
+from ehcp_workflow.notify.body import outbox_rows
 from ehcp_workflow.notify.limits import CHANNEL_LIMITS, fits
 from tests.jobs.helpers import AS_OF, LATER, LATER_NOW, NOW, alerts
 
@@ -117,3 +119,18 @@ def test_baseline_on_demand_gives_a_new_opening_position_instead_of_alerts(store
     assert {a["status"] for a in added if a["kind"] != "message"} <= {"suppressed"}
     assert any(a["alert_key"] == f"opening-position/{LATER.isoformat()}" for a in added)
     assert night.transitions_logged > 0
+
+
+def test_suppressed_rows_in_batches_are_the_rows_of_one_batch(store: Engine) -> None:
+    """An opening night queues its suppressed alerts a batch at a time (memory at 1M cases): the
+    rows, their order and their keys are those of one batch, each marked suppressed."""
+    evaluation = evaluate_caseload(load_caseload(store), load_catalogue(), as_of=AS_OF)
+    candidates = alert_candidates(evaluation, weekly_digest=False)
+    assert len(candidates) > 20  # else batches of 7 prove little
+    titles = {c.id: c.title for c in load_catalogue().clocks}
+    whole = [r for b in suppressed_rows(candidates, titles=titles, now=NOW, size=10**9) for r in b]
+    batched = list(suppressed_rows(candidates, titles=titles, now=NOW, size=7))
+    assert len(batched) == -(-len(candidates) // 7)
+    assert [r for b in batched for r in b] == whole
+    assert {r["status"] for r in whole} == {"suppressed"}
+    assert whole == [{**r, "status": "suppressed"} for r in outbox_rows(candidates, titles=titles, now=NOW)]
