@@ -96,8 +96,7 @@ def nightly(
         highlight=False,
     )
     if timings:
-        stages = ", ".join(f"{name} {secs:.2f} s" for name, secs in result.stages.items())
-        err.print(f"nightly stages: {stages}", markup=False, highlight=False)
+        err.print(f"nightly stages: {result.stage_line}", markup=False, highlight=False, soft_wrap=True)
     done = "would be queued (dry run: nothing written)" if dry_run else "queued"
     err.print(
         f"{summary.alerts_queued:,} alert(s) and message(s) {done}; "

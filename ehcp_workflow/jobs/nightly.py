@@ -145,28 +145,45 @@ class NightlyResult:
     longest_waits: pd.DataFrame  # case_ref, team, band, weeks_waiting (running: the oldest open)
     #: Wall seconds per stage (read, evaluate, alerts, diff, write ...): where a night's time went.
     stages: dict[str, float] = field(default_factory=dict)
+    #: The stages as one line, with the peak memory after each (``ehcp nightly --timings``).
+    stage_line: str = ""
 
 
 class Stages:
-    """Wall time per stage of a night, for the log and ``ehcp nightly --timings``.
+    """Wall time per stage of a night, and the process's peak memory after it, for the log and
+    ``ehcp nightly --timings``.
 
     A duration from ``perf_counter``, never the date: the night's answers still depend only on
     ``as_of`` and ``now``. A stage named twice adds up (reading happens before and after the lock).
+    The peak (``ru_maxrss``) only grows, so the stage after which it jumps is the one that holds
+    the most at once: how the 1M-case runs in docs/performance.md found where the memory goes.
     """
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_mib: dict[str, float] = {}
         self._last = time.perf_counter()
 
     def lap(self, name: str) -> None:
         now = time.perf_counter()
         self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
+        self.peak_mib[name] = _peak_rss_mib()
         self._last = now
 
     def __str__(self) -> str:
         total = sum(self.seconds.values())
         parts = [f"{name} {secs:.2f} s" for name, secs in self.seconds.items()]
-        return ", ".join(parts) + f" (total {total:.2f} s)"
+        peaks = ", ".join(f"{name} {mib:,.0f}" for name, mib in self.peak_mib.items())
+        return ", ".join(parts) + f" (total {total:.2f} s; peak MiB after {peaks})"
+
+
+def _peak_rss_mib() -> float:
+    """The process's peak resident memory so far, in MiB (0 where the platform cannot say)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return 0.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 @collector_paused()
@@ -326,6 +343,7 @@ def run_nightly(
         band_crossings=crossings[["case_ref", "band", "weeks_waiting", "team"]].reset_index(drop=True),
         longest_waits=longest_waits(evaluation),
         stages=timer.seconds,
+        stage_line=str(timer),
     )
 
 
