@@ -11,9 +11,9 @@ that per-row layer cost more than the database did. These helpers talk to the DB
   ``executemany`` of a plain ``INSERT`` on SQLite (sqlite3 runs it in C);
 * :func:`insert_new_rows` does the same but skips rows whose unique key is taken (the outbox).
 
-Callers pass values the driver takes as they are (ints, strings, ``None``); dates and instants are
-converted once by :func:`bind_value` with the column's own SQLAlchemy bind processor, so a row
-written here reads back exactly as one written through Core.
+Callers pass values the driver takes as they are (ints, strings, ``None``); dates and instants go
+through :func:`binder` (Core's own bind processor for the column on this dialect), so a row written
+here is stored exactly as one written through Core.
 """
 
 from __future__ import annotations
