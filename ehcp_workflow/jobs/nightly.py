@@ -154,7 +154,8 @@ class Stages:
     ``ehcp nightly --timings``.
 
     A duration from ``perf_counter``, never the date: the night's answers still depend only on
-    ``as_of`` and ``now``. A stage named twice adds up (reading happens before and after the lock).
+    ``as_of`` and ``now``. A stage named twice adds up. Reading is two stages: ``read`` (the
+    caseload, before the lock) and ``read states`` (the previous night's clock states, under it).
     The peak (``ru_maxrss``) only grows, so the stage after which it jumps is the one that holds
     the most at once: how the 1M-case runs in docs/performance.md found where the memory goes.
     """
@@ -238,7 +239,7 @@ def run_nightly(
         try:
             vocab = new_vocabularies()
             previous, nights = read_previous(conn, vocab, council=council)
-            timer.lap("read")
+            timer.lap("read states")
             latest = max(nights) if nights else None
             replay = latest is not None and as_of < latest
             last = last_night(pd.Series(nights, dtype=object), as_of)
