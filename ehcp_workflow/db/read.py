@@ -282,7 +282,12 @@ def _read(
             # at a time turned into columns; pd.read_sql's SQLAlchemy rows and record conversion
             # cost ~1.5x the bare fetch of the same SELECT at 200k cases.
             for columns in fetch_columns(conn, stmt, READ_ROWS):
-                raw = {n: np.array(c, dtype=object) for n, c in zip(names, columns, strict=True)}
+                # dates arrive as epoch days (int or NULL): straight into float64 (None -> NaN in
+                # numpy's own loop), not through an object array and pd.to_numeric (~1 s at 200k)
+                raw = {
+                    n: np.array(c, dtype=np.float64 if kinds.get(n) is Kind.DATE else object)
+                    for n, c in zip(names, columns, strict=True)
+                }
                 frames.append(_coerce(pd.DataFrame(raw), kinds))
             continue
         chunk_stmt = stmt.where(CASE.c.case_ref.in_(chunk))
