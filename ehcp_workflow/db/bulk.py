@@ -33,9 +33,19 @@ def _cursor(conn: Connection) -> Any:
 
 
 def fetch_columns(conn: Connection, stmt: Select[Any], size: int = BATCH) -> Iterator[list[tuple[Any, ...]]]:
-    """Run ``stmt`` and yield its rows ``size`` at a time, transposed: one tuple per column."""
+    """Run ``stmt`` and yield its rows ``size`` at a time, transposed: one tuple per column.
+
+    On PostgreSQL through a server-side (named) cursor: psycopg's ordinary cursor receives the
+    whole result into the client's memory at ``execute`` (libpq), so ``fetchmany`` bounded nothing;
+    at 1,000,000 cases that held the 12.7M previous clock states at once (a later night's peak
+    6.3 GiB on PostgreSQL against 5.3 GiB on SQLite).
+    """
     sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    cursor = _cursor(conn)
+    cursor: Any
+    if conn.dialect.name == "postgresql":  # each FETCH brings ``size`` rows
+        cursor = conn.connection.dbapi_connection.cursor(name=f"ehcp_fetch_{id(stmt):x}")  # type: ignore[union-attr]
+    else:
+        cursor = _cursor(conn)
     try:
         cursor.execute(sql)
         while rows := cursor.fetchmany(size):
