@@ -227,7 +227,10 @@ def run_nightly(
         states, candidates, evaluation.cases, unreadable, catalogue, notes
     )
     states["clock"] = _state_clock(states)
-    states["instance"] = _occurrence(states)
+    # each state's case as a code into the distinct case refs, hashed once: the occurrence count
+    # and the case-id lookup below work on these (each hashed 2.5M strings at 200k cases)
+    case_codes, case_refs = pd.factorize(states["case_ref"].to_numpy(dtype=object))
+    states["instance"] = _occurrence(states, case_codes)
     timer.lap("evaluate")
 
     with Session(engine) as session:
@@ -271,6 +274,7 @@ def run_nightly(
             logged, first = _record_states(
                 conn,
                 states,
+                (case_codes, case_refs),
                 previous,
                 vocab,
                 as_of=as_of,
@@ -511,7 +515,7 @@ def _state_clock(states: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=states.index, dtype=object)
 
 
-def _occurrence(states: pd.DataFrame) -> pd.Series:
+def _occurrence(states: pd.DataFrame, case_codes: Ints) -> pd.Series:
     """Which request to the same adviser a clock is (0, 1, ...): ``clock_state.instance``.
 
     A case can ask one adviser more than once (``advice_request.seq``); each request is its own
@@ -521,9 +525,8 @@ def _occurrence(states: pd.DataFrame) -> pd.Series:
 
     The count of earlier rows with the same (case, clock), in numpy on integer codes (a stable
     sort keeps the rows' order within a pair): pandas' string-keyed ``groupby().cumcount()`` took
-    1 s over 2.5M states.
+    1 s over 2.5M states. ``case_codes``: each state's case, as ``pd.factorize`` of ``case_ref``.
     """
-    case_codes, _ = pd.factorize(states["case_ref"].to_numpy(dtype=object))
     clock_codes, clocks = pd.factorize(states["clock"].to_numpy(dtype=object))
     key = case_codes.astype(np.int64) * max(len(clocks), 1) + clock_codes
     order = np.argsort(key, kind="stable")
@@ -553,6 +556,7 @@ def _case_ids(conn: Connection) -> tuple[pd.Index, Ints]:
 def _record_states(
     conn: Connection,
     states: pd.DataFrame,
+    cases: tuple[Ints, Any],
     previous: StateColumns,
     vocab: Vocabularies,
     *,
@@ -565,6 +569,8 @@ def _record_states(
 ) -> tuple[int, bool]:
     """Store tonight's clock states; log transitions. Returns (events written, baseline?).
 
+    ``cases``: each state's case as (code, distinct case refs), from ``pd.factorize``.
+
     Only the clocks whose status or band changed are rewritten (their stored row deleted, tonight's
     inserted); see :mod:`ehcp_workflow.jobs.states` for the integer-keyed diff.
     """
@@ -573,7 +579,9 @@ def _record_states(
         notes.append(f"replay of {as_of} (state recorded up to {latest}): alerts checked, state not rewound")
         return 0, False
     refs, ids = _case_ids(conn)
-    where = refs.get_indexer(states["case_ref"].to_numpy(dtype=object))
+    case_codes, case_refs = cases
+    # look up each distinct case once, then spread to its states (-1: not found, or no case_ref)
+    where = np.append(refs.get_indexer(case_refs), -1)[case_codes]
     known = where >= 0  # a case added since the caseload was read has no id yet: written next night
     current = tonight_columns(states[known], ids[where[known]], vocab)
     due = states["due_date"].to_numpy(dtype="datetime64[s]")[known]
