@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, bindparam, update
 
 from ehcp_workflow.core.caseload import REVIEW_COLUMNS, REVIEW_DATE_COLUMNS
+from ehcp_workflow.db.bulk import insert_dicts
 from ehcp_workflow.db.fields import FIELDS
 from ehcp_workflow.db.models import AnnualReview, table_of
 from ehcp_workflow.db.read import read_reviews
@@ -87,7 +88,7 @@ def apply_review_history(
             row = {"case_id": changes.case_ids[r.case_ref], "seq": int(r.seq)}
             row |= {FIELDS[c].column: _python(getattr(r, c)) for c in _VALUES}
             rows.append(row)
-        execute_many(conn, insert(REVIEW), rows)
+        insert_dicts(conn, REVIEW, rows)
         for c in _VALUES:
             has = new[c].notna().to_numpy()
             if has.any():

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, select, update
 
-from ehcp_workflow.db.bulk import bind_value, insert_rows
+from ehcp_workflow.db.bulk import bind_value, insert_dicts, insert_rows
 from ehcp_workflow.db.fields import (
     ADVICE_COLUMN_KINDS,
     EPISODE_KEYS,
@@ -135,7 +135,7 @@ def _person_ids(conn: Connection, refs: Iterable[str]) -> dict[str, int]:
         found |= _ids_by_key(conn, PERSON, "pseudonym", missing)
         missing = [ref for ref in wanted if ref not in found]
     if missing:
-        execute_many(conn, insert(PERSON), [{"person_ref": ref} for ref in missing])
+        insert_dicts(conn, PERSON, [{"person_ref": ref} for ref in missing])
         found |= _ids_by_key(conn, PERSON, "person_ref", missing)
     return found
 
@@ -227,7 +227,7 @@ def apply_cases(
             "created_at": [ctx.now] * n,
             "last_import_id": [ctx.import_id] * n,
         }
-        execute_many(conn, insert(CASE), _rows(new_cases, case_cols, extra))
+        insert_dicts(conn, CASE, _rows(new_cases, case_cols, extra))
         changes.case_ids |= _ids_by_key(conn, CASE, "case_ref", new_cases["case_ref"].tolist())
         new_ids = np.array([changes.case_ids[ref] for ref in new_cases["case_ref"]], dtype=np.int64)
         changes.created = new_cases["case_ref"].tolist()
@@ -272,7 +272,7 @@ def _insert_children(
             extra: dict[str, Sequence[Any]] = {"case_id": ids[has].tolist()}
             if table_name != "plan":
                 extra["seq"] = [1] * int(has.sum())
-            execute_many(conn, insert(table), _rows(new_cases[has], cols, extra))
+            insert_dicts(conn, table, _rows(new_cases[has], cols, extra))
     for spec in _exception_specs():
         has = new_cases[spec.name].notna().to_numpy()
         if has.any():
@@ -282,7 +282,7 @@ def _insert_children(
                     ids[has].tolist(), python_values(new_cases[spec.name][has], Kind.CODE), strict=True
                 )
             ]
-            execute_many(conn, insert(EXCEPTION), rows)
+            insert_dicts(conn, EXCEPTION, rows)
     has = _any(new_cases, ("team", "caseworker"))
     if has.any():
         _open_assignments(conn, new_cases[has], ids[has].tolist(), ctx)
@@ -301,7 +301,7 @@ def _open_assignments(conn: Connection, frame: pd.DataFrame, ids: list[int], ctx
         "source": [ctx.source] * n,
         "reason": [ctx.reason] * n,
     }
-    execute_many(conn, insert(ASSIGNMENT), _rows(frame, {"team": "team", "caseworker": "caseworker"}, extra))
+    insert_dicts(conn, ASSIGNMENT, _rows(frame, {"team": "team", "caseworker": "caseworker"}, extra))
 
 
 def _update_children(
@@ -330,7 +330,7 @@ def _update_children(
         ins = mask & (plan_ids == None)  # noqa: E711  (elementwise on an object array)
         upd = mask & ~ins
         if ins.any():
-            execute_many(conn, insert(PLAN), _rows(new[ins], cols, {"case_id": case_ids[ins].tolist()}))
+            insert_dicts(conn, PLAN, _rows(new[ins], cols, {"case_id": case_ids[ins].tolist()}))
         if upd.any():
             stmt = update(PLAN).where(PLAN.c.id == bindparam("b_id")).values({c: bindparam(c) for c in cols})
             execute_many(conn, stmt, _rows(new[upd], cols, {"b_id": [int(i) for i in plan_ids[upd]]}))
@@ -351,9 +351,7 @@ def _update_children(
         ins = first | nxt
         if ins.any():
             seq = [1 if s is None else int(s) + 1 for s in seqs[ins]]
-            execute_many(
-                conn, insert(table), _rows(new[ins], cols, {"case_id": case_ids[ins].tolist(), "seq": seq})
-            )
+            insert_dicts(conn, table, _rows(new[ins], cols, {"case_id": case_ids[ins].tolist(), "seq": seq}))
         if upd.any():
             stmt = (
                 update(table).where(table.c.id == bindparam("b_id")).values({c: bindparam(c) for c in cols})
@@ -402,7 +400,7 @@ def _update_exception(
             {"case_id": int(i), "clock": spec.clock, "ground": g}
             for i, g in zip(case_ids[ins], python_values(new[spec.name][ins], Kind.CODE), strict=True)
         ]
-        execute_many(conn, insert(EXCEPTION), rows)
+        insert_dicts(conn, EXCEPTION, rows)
     if upd.any():
         cols = {"ground": python_values(new[spec.name][upd], Kind.CODE)}
         cols |= {
@@ -551,7 +549,7 @@ def apply_advice(
                 ids, added["provider"], added["seq"], zip(*values.values(), strict=True), strict=True
             )
         ]
-        execute_many(conn, insert(ADVICE), params)
+        insert_dicts(conn, ADVICE, params)
         providers, seqs = added["provider"].tolist(), [int(s) for s in added["seq"]]
         events.add(
             ids,

@@ -7,14 +7,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from ehcp_workflow.db import alert_key, enqueue_alerts
-from ehcp_workflow.db.models import EhcpCase, table_of
+from ehcp_workflow.db.bulk import insert_dicts
+from ehcp_workflow.db.models import EhcpCase, Person, table_of
 from ehcp_workflow.db.outbox import ALERT
 from ehcp_workflow.db.write import EVENT, EventRows, WriteContext, write_events
 
 CASE = table_of(EhcpCase)
+PERSON = table_of(Person)
 #: Microseconds set and unset: sqlite3's text for a datetime differs between the two.
 STAMPS = (datetime(2026, 12, 1, 6, 30, 0, tzinfo=UTC), datetime(2026, 12, 1, 6, 30, 0, 120, tzinfo=UTC))
 
@@ -114,3 +117,41 @@ def test_events_read_back_as_core_writes_them_in_the_order_given(engine: sa.Engi
             sa.text("SELECT field, CAST(recorded_at AS TEXT) FROM event_log ORDER BY id")
         ).all()
     assert text[0][1] == text[1][1] == text[2][1] and text[3][1] == text[4][1] == text[5][1]
+
+
+def test_inserted_dicts_are_stored_as_core_stores_them_defaults_included(engine: sa.Engine) -> None:
+    """The import's bulk inserts: the same stored text as Core's, and the columns a row leaves out
+    filled with the table's Python-side defaults (``created_at``: the clock, once per insert)."""
+    rows = [
+        {"case_ref": "C-001", "created_at": STAMPS[1], "request_received": date(2026, 1, 5), "team": "north"},
+        {"case_ref": "C-002", "created_at": STAMPS[0], "request_received": None, "team": None},
+    ]
+    bulk = [{**r, "case_ref": r["case_ref"] + "b"} for r in rows]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(CASE), rows)
+        assert insert_dicts(conn, CASE, bulk) == 2
+        conn.execute(sa.insert(PERSON), [{"person_ref": "P-core"}])
+        assert insert_dicts(conn, PERSON, [{"person_ref": "P-bulk-1"}, {"person_ref": "P-bulk-2"}]) == 2
+    with engine.connect() as conn:
+        text = {
+            ref: (created, received, team)
+            for ref, created, received, team in conn.execute(
+                sa.text(
+                    "SELECT case_ref, CAST(created_at AS TEXT), CAST(request_received AS TEXT), team "
+                    "FROM ehcp_case"
+                )
+            )
+        }
+        people = {r.person_ref: r.created_at for r in conn.execute(sa.select(PERSON))}
+        stamp_text = dict(
+            conn.execute(sa.text("SELECT person_ref, CAST(created_at AS TEXT) FROM person")).all()
+        )
+    assert text["C-001b"] == text["C-001"] and text["C-002b"] == text["C-002"]
+    assert text["C-001"][1] is not None and text["C-002"][1] is None
+    assert all(isinstance(v, datetime) and v.tzinfo is not None for v in people.values())  # filled
+    assert people["P-bulk-1"] == people["P-bulk-2"]  # one instant for the whole insert
+    if engine.dialect.name == "sqlite":  # filled by the application's default, as Core does, not
+        # the server's: SQLite's CURRENT_TIMESTAMP has no fraction, SQLAlchemy's text always six digits
+        assert len(stamp_text["P-bulk-1"]) == len(stamp_text["P-core"]) == len("2026-12-05 13:00:00.000000")
+    with engine.begin() as conn, pytest.raises(ValueError, match="must carry the columns"):
+        insert_dicts(conn, PERSON, [{"person_ref": "P-x"}, {"person_ref": "P-y", "upn": "A"}])
