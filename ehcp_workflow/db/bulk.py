@@ -37,9 +37,10 @@ def fetch_columns(conn: Connection, stmt: Select[Any], size: int = BATCH) -> Ite
     """Run ``stmt`` and yield its rows ``size`` at a time, transposed: one tuple per column.
 
     On PostgreSQL through a server-side (named) cursor: psycopg's ordinary cursor receives the
-    whole result into the client's memory at ``execute`` (libpq), so ``fetchmany`` bounded nothing;
-    at 1,000,000 cases that held the 12.7M previous clock states at once (a later night's peak
-    6.3 GiB on PostgreSQL against 5.3 GiB on SQLite).
+    whole result into the client's memory at ``execute`` (libpq), so ``fetchmany`` bounded nothing
+    (at 1,000,000 cases: all 12.7M previous clock states at once). The 1M later night's measured
+    peak did not move (6.3 GiB, reached while reading the caseload; docs/performance.md §5), and
+    its reads were no slower.
     """
     sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     cursor: Any
