@@ -72,25 +72,27 @@ def binder(conn: Connection, column: Column[Any]) -> Callable[[Any], Any]:
     return lambda value: None if value is None else processor(value)
 
 
-def insert_dicts(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert ``rows`` (dicts of column values, every one with the same keys) through the bulk path
-    of :func:`insert_rows`, as Core's ``execute(insert(table), rows)`` would store them.
+def dict_batches(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], size: int = BATCH
+) -> tuple[list[str], Iterator[list[tuple[Any, ...]]]]:
+    """``rows`` (dicts of column values, every one with the same keys) as the column names and
+    batches of driver-ready tuples, stored as Core's ``execute(insert(table), rows)`` would store
+    them.
 
     Columns the rows leave out get the table's Python-side defaults (a scalar, or a callable such
     as ``created_at``'s clock, called once for the whole insert: one transaction, one instant),
     exactly as Core fills them; server-side defaults are the database's, as with Core. Values go
     through :func:`binder` only for the columns whose type has a processor (dates, instants).
-    Measured on a 200k-case import: Core's per-row dict handling was a fifth of the import.
     """
-    if not rows:
-        return 0
-    columns = list(rows[0])
+    columns = list(rows[0]) if rows else []
     defaults = {
         c.name: c.default.arg(None) if c.default.is_callable else c.default.arg  # type: ignore[attr-defined]
         for c in table.columns
-        if c.name not in rows[0] and c.default is not None and (c.default.is_scalar or c.default.is_callable)
+        if rows
+        and c.name not in rows[0]
+        and c.default is not None
+        and (c.default.is_scalar or c.default.is_callable)
     }
-    names = [*columns, *defaults]
     fixed = tuple(binder(conn, table.c[name])(value) for name, value in defaults.items())
     processed = [
         (i, binder(conn, table.c[name]))
@@ -100,9 +102,9 @@ def insert_dicts(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any
     width = len(columns)
 
     def batches() -> Iterator[list[tuple[Any, ...]]]:
-        for start in range(0, len(rows), BATCH):
+        for start in range(0, len(rows), size):
             batch = []
-            for row in rows[start : start + BATCH]:
+            for row in rows[start : start + size]:
                 if len(row) != width:
                     raise ValueError(f"every row inserted into {table.name} must carry the columns {columns}")
                 values = [row[name] for name in columns]
@@ -111,7 +113,18 @@ def insert_dicts(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any
                 batch.append((*values, *fixed))
             yield batch
 
-    return insert_rows(conn, table, names, batches())
+    return [*columns, *defaults], batches()
+
+
+def insert_dicts(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert ``rows`` (see :func:`dict_batches`) through the bulk path of :func:`insert_rows`.
+
+    Measured on a 200k-case import: Core's per-row dict handling was a fifth of the import.
+    """
+    if not rows:
+        return 0
+    names, batches = dict_batches(conn, table, rows)
+    return insert_rows(conn, table, names, batches)
 
 
 def bind_value(conn: Connection, column: Column[Any], value: Any) -> Any:
@@ -194,4 +207,13 @@ def insert_new_rows(
     return inserted
 
 
-__all__ = ["BATCH", "bind_value", "binder", "fetch_columns", "insert_dicts", "insert_new_rows", "insert_rows"]
+__all__ = [
+    "BATCH",
+    "bind_value",
+    "binder",
+    "dict_batches",
+    "fetch_columns",
+    "insert_dicts",
+    "insert_new_rows",
+    "insert_rows",
+]
