@@ -40,10 +40,10 @@ from ehcp_workflow.db.types import utcnow
 from ehcp_workflow.db.write import (
     Changes,
     WriteContext,
-    apply_advice,
     apply_cases,
     write_events,
 )
+from ehcp_workflow.db.write_advice import apply_advice
 from ehcp_workflow.problems import InputError, Problem
 
 __all__ = [

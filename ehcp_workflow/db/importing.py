@@ -41,11 +41,11 @@ from ehcp_workflow.db.write import (
     EVENT,
     EventRows,
     WriteContext,
-    apply_advice,
     apply_cases,
     execute_many,
     write_events,
 )
+from ehcp_workflow.db.write_advice import apply_advice
 from ehcp_workflow.gcpause import collector_paused
 from ehcp_workflow.problems import InputError, Problem
 

@@ -5,6 +5,7 @@ Imports, ``record_event`` and ``assign_case`` all come here: each builds the cas
 writes only what changed with Core ``insert()``/``update()``/``delete()`` in executemany batches,
 and returns one event-log row per changed value. Keeping a single writer is what makes the event
 log a faithful history: there is no second code path that could change a date without logging it.
+Advice requests are applied by :mod:`ehcp_workflow.db.write_advice` with this module's context and event rows.
 
 Rows of "many per case" tables (annual reviews, phase transfers) follow one rule: a later date in
 the episode's key field (``review_meeting``, ``phase_transfer_date``) starts a new row, anything
@@ -25,16 +26,14 @@ from sqlalchemy import Connection, Table, bindparam, delete, select, update
 
 from ehcp_workflow.db.bulk import bind_value, insert_dicts, insert_rows
 from ehcp_workflow.db.fields import (
-    ADVICE_COLUMN_KINDS,
     EPISODE_KEYS,
     EXTRA_FIELDS,
     FIELDS,
     FieldSpec,
     Kind,
-    advice_field,
 )
 from ehcp_workflow.db.models import Assignment, EventLog, table_of
-from ehcp_workflow.db.read import ADVICE, CASE, EXCEPTION, IN_CHUNK, PERSON, PLAN, REVIEW, TRANSFER
+from ehcp_workflow.db.read import CASE, EXCEPTION, IN_CHUNK, PERSON, PLAN, REVIEW, TRANSFER
 from ehcp_workflow.db.records import python_values, text_values
 
 EVENT = table_of(EventLog)
@@ -88,7 +87,7 @@ def execute_many(conn: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]])
         conn.execute(stmt, list(rows[start : start + BATCH]))
 
 
-def _differs(old: pd.Series, new: pd.Series) -> np.ndarray[Any, np.dtype[np.bool_]]:
+def values_differ(old: pd.Series, new: pd.Series) -> np.ndarray[Any, np.dtype[np.bool_]]:
     """Elementwise "the value changed", where missing equals missing."""
     both_missing = old.isna().to_numpy() & new.isna().to_numpy()
     ne = (old.reset_index(drop=True) != new.reset_index(drop=True)).to_numpy(dtype=bool, na_value=True)
@@ -185,7 +184,7 @@ def apply_cases(
     old = sto.loc[old_new.index]
 
     # --- existing cases: diff ------------------------------------------------------------------
-    diff = {name: _differs(old[name], old_new[name]) for name in compare}
+    diff = {name: values_differ(old[name], old_new[name]) for name in compare}
     any_change = np.zeros(len(old), dtype=bool)
     for name, mask in diff.items():
         if mask.any():
@@ -432,148 +431,6 @@ def _update_exception(
                 events.add(case_ids[gone].tolist(), name, text, [None] * len(text))
 
 
-# --- advice ---------------------------------------------------------------------------------------
-
-_ADVICE_VALUE_COLUMNS = {"requested": "requested", "received": "received", "exception_ground": "exception"}
-
-
-def _positions(frame: pd.DataFrame) -> pd.DataFrame:
-    """Number the rows of each (case, provider) in value order, for positional matching."""
-    ordered = frame.sort_values(
-        ["case_ref", "provider", "requested", "received", "exception"], na_position="last", kind="stable"
-    )
-    ordered = ordered.assign(pos=ordered.groupby(["case_ref", "provider"], sort=False).cumcount())
-    return ordered
-
-
-def apply_advice(
-    conn: Connection,
-    stored: pd.DataFrame,
-    incoming: pd.DataFrame,
-    case_ids: Mapping[str, int],
-    ctx: WriteContext,
-    changes: Changes,
-) -> set[str]:
-    """Make the stored advice of the incoming cases equal ``incoming``; return the cases touched.
-
-    ``stored`` comes from ``read_advice(with_ids=True)``. Rows are matched on ``seq`` when
-    ``incoming`` has one (``record_event``), else by position within (case, provider) in date order
-    (an import file has no identity for an advice request). Unmatched stored rows are removed.
-    """
-    events = EventRows(ctx)
-    key = ["case_ref", "provider"]
-    if "seq" in incoming.columns:
-        merged = stored.merge(incoming, on=[*key, "seq"], how="outer", suffixes=("_old", ""), indicator=True)
-        merged["seq_old"] = merged["seq"]
-    else:
-        old_pos = _positions(stored).rename(columns={"seq": "seq_old"})
-        merged = old_pos.merge(
-            _positions(incoming), on=[*key, "pos"], how="outer", suffixes=("_old", ""), indicator=True
-        )
-    both = merged[merged["_merge"] == "both"]
-    gone = merged[merged["_merge"] == "left_only"]
-    added = merged[merged["_merge"] == "right_only"].copy()
-    touched: set[str] = set()
-
-    # corrections of matched rows
-    if len(both):
-        masks = {col: _differs(both[f"{col}_old"], both[col]) for col in ADVICE_COLUMN_KINDS}
-        any_change = np.logical_or.reduce(list(masks.values()))
-        for col, mask in masks.items():
-            if mask.any():
-                rows = both[mask]
-                kind = ADVICE_COLUMN_KINDS[col]
-                names = [
-                    advice_field(p, int(s), col)
-                    for p, s in zip(rows["provider"], rows["seq_old"], strict=True)
-                ]
-                events.add(
-                    [case_ids[r] for r in rows["case_ref"]],
-                    names,
-                    text_values(rows[f"{col}_old"], kind).tolist(),
-                    text_values(rows[col], kind).tolist(),
-                )
-        if any_change.any():
-            rows_df = both[any_change]
-            values = {
-                col: python_values(rows_df[name], ADVICE_COLUMN_KINDS[name])
-                for col, name in _ADVICE_VALUE_COLUMNS.items()
-            }
-            params = [
-                {"b_id": int(i), **dict(zip(values, vals, strict=True))}
-                for i, vals in zip(rows_df["advice_id"], zip(*values.values(), strict=True), strict=True)
-            ]
-            stmt = (
-                update(ADVICE)
-                .where(ADVICE.c.id == bindparam("b_id"))
-                .values({c: bindparam(c) for c in values})
-            )
-            execute_many(conn, stmt, params)
-            changes.advice_updated += len(params)
-            touched |= set(rows_df["case_ref"])
-
-    # removals
-    if len(gone):
-        execute_many(
-            conn,
-            delete(ADVICE).where(ADVICE.c.id == bindparam("b_id")),
-            [{"b_id": int(i)} for i in gone["advice_id"]],
-        )
-        for _, row in gone.iterrows():
-            case_id, provider, seq = case_ids[row["case_ref"]], row["provider"], int(row["seq_old"])
-            for col, kind in ADVICE_COLUMN_KINDS.items():
-                text = text_values(pd.Series([row[f"{col}_old"]]), kind)[0]
-                if text is not None:
-                    events.add([case_id], advice_field(provider, seq, col), [text], [None])
-            events.add([case_id], advice_field(provider, seq), ["requested"], [None])
-        changes.advice_removed += len(gone)
-        touched |= set(gone["case_ref"])
-
-    # new requests: numbered after the highest stored number for that (case, provider)
-    if len(added):
-        if "seq" not in incoming.columns or added["seq"].isna().any():
-            top = stored.groupby(key)["seq"].max() if len(stored) else pd.Series(dtype="Int64")
-            base = [
-                int(top.get((r, p), 0)) for r, p in zip(added["case_ref"], added["provider"], strict=True)
-            ]
-            rank = added.groupby(key, sort=False).cumcount().to_numpy() + 1
-            added["seq"] = np.asarray(base) + rank
-        values = {
-            col: python_values(added[name], ADVICE_COLUMN_KINDS[name])
-            for col, name in _ADVICE_VALUE_COLUMNS.items()
-        }
-        ids = [case_ids[r] for r in added["case_ref"]]
-        params = [
-            {"case_id": cid, "provider": p, "seq": int(s), **dict(zip(values, vals, strict=True))}
-            for cid, p, s, vals in zip(
-                ids, added["provider"], added["seq"], zip(*values.values(), strict=True), strict=True
-            )
-        ]
-        insert_dicts(conn, ADVICE, params)
-        providers, seqs = added["provider"].tolist(), [int(s) for s in added["seq"]]
-        events.add(
-            ids,
-            [advice_field(p, s) for p, s in zip(providers, seqs, strict=True)],
-            [None] * len(ids),
-            ["requested"] * len(ids),
-        )
-        for col, kind in ADVICE_COLUMN_KINDS.items():
-            text = text_values(added[col], kind)
-            present = np.flatnonzero(pd.notna(text))
-            if len(present):
-                events.add(
-                    [ids[i] for i in present],
-                    [advice_field(providers[i], seqs[i], col) for i in present],
-                    [None] * len(present),
-                    text[present].tolist(),
-                )
-        changes.advice_created += len(params)
-        touched |= set(added["case_ref"])
-
-    changes.events.append(events)
-    return touched
-
-
 #: The columns :func:`write_events` writes, in its tuples' order.
 EVENT_COLUMNS = ("case_id", "field", "old_value", "new_value", "actor", "source", "reason", "recorded_at")
 
@@ -616,7 +473,8 @@ __all__ = [
     "Changes",
     "EventRows",
     "WriteContext",
-    "apply_advice",
     "apply_cases",
+    "execute_many",
+    "values_differ",
     "write_events",
 ]
