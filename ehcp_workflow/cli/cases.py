@@ -14,9 +14,16 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
+from ehcp_workflow.cli.case_view import (
+    MISSING,
+    print_clock_changes,
+    print_clocks,
+    print_events,
+    print_explanations,
+    print_header,
+)
 from ehcp_workflow.cli.common import err, out, parse_date, report_problems
 from ehcp_workflow.cli.events import CaseEvent, Change, build_change, events_help
 from ehcp_workflow.cli.record_checks import refuse_future, refuse_implausible
@@ -35,14 +42,13 @@ from ehcp_workflow.cli.store import (
     record_values,
     today,
 )
-from ehcp_workflow.core.statuses import STATUS_STYLE, Status
+from ehcp_workflow.core.statuses import Status
 
 if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy import Engine
 
     from ehcp_workflow.core.caseload import Caseload
-    from ehcp_workflow.core.explain import CaseExplanation, ClockExplanation
     from ehcp_workflow.db import CaseRecord, Event
     from ehcp_workflow.db.fields import FieldValue
     from ehcp_workflow.settings import Settings
@@ -53,15 +59,9 @@ case_app = typer.Typer(
     no_args_is_help=True,
 )
 
-MISSING = "—"
-
 
 #: SEN2 cases are named by pseudonym; support staff may type the child's UPN (or ULN) form instead.
 REF_HELP = "The case reference (a SEN2 case also as <UPN>/<n>)"
-
-
-def _d(value: dt.date | None) -> str:
-    return value.isoformat() if value is not None else ""
 
 
 def _settings() -> Settings:
@@ -92,10 +92,10 @@ def show(
         with Session(engine) as session:
             events = case_events(session, case_ref)
     evaluation = evaluate_one(caseload, day, settings)
-    _print_header(caseload, evaluation)
-    _print_clocks(evaluation)
-    _print_explanations(evaluation)
-    _print_events(events)
+    print_header(caseload, evaluation)
+    print_clocks(evaluation)
+    print_explanations(evaluation)
+    print_events(events)
 
 
 def _resolve(engine: Engine, case_ref: str) -> str:
@@ -104,111 +104,6 @@ def _resolve(engine: Engine, case_ref: str) -> str:
 
     with engine.connect() as conn:
         return resolve_case_ref(conn, case_ref)
-
-
-def _print_header(caseload: Caseload, ev: CaseExplanation) -> None:
-    from ehcp_workflow.core.caseload import records
-
-    case = records(caseload.cases)[0]
-
-    from ehcp_workflow.output import printable
-
-    def v(name: str) -> str:  # values came from files: never let one drive the terminal
-        value = case.get(name)
-        return MISSING if value is None else printable(str(value))
-
-    out.rule(Text(f"Case {printable(ev.case_ref)} at {ev.as_of.isoformat()}"))
-    out.print(
-        Text(
-            f"person {v('person_ref')} · LA {v('la')} · team {v('team')} · caseworker {v('caseworker')}"
-            f" · source {caseload.source or MISSING}"
-        )
-    )
-    out.print(
-        Text(
-            f"request received {v('request_received')} · request outcome {v('request_outcome')}"
-            f" {v('request_outcome_date')} · assessment outcome {v('assessment_outcome')}"
-            f" {v('assessment_outcome_date')} · plan start {v('plan_start')}"
-        )
-    )
-    if ev.backlog is not None:
-        out.print(
-            Text.assemble(
-                "Backlog: open request, waiting ",
-                (f"{ev.backlog.weeks_waiting} weeks", "bold"),
-                " (band ",
-                (ev.backlog.band, "bold"),
-                ").",
-            )
-        )
-    else:
-        out.print("Backlog: not an open request at this date (decided, withdrawn, or not yet received).")
-
-
-def _print_clocks(ev: CaseExplanation) -> None:
-    from ehcp_workflow.output import short_regulation
-
-    table = Table(title="Clocks", header_style="bold", title_justify="left")
-    for name in ("clock", "instance", "start", "due", "end", "status", "days overdue", "exception"):
-        table.add_column(name)
-    table.add_column("regulation", overflow="fold")
-    for r in ev.clocks:
-        overdue = ev.days_overdue(r)
-        table.add_row(
-            Text(r.clock),
-            Text(r.instance),
-            _d(r.start_date),
-            _d(r.due_date),
-            _d(r.end_date),
-            Text(r.status.value, style=STATUS_STYLE.get(r.status.value, "")),
-            "" if overdue is None else str(overdue),
-            Text(r.exception or ""),
-            Text(short_regulation(r.regulation)),
-        )
-    out.print(table)
-
-
-def _label(r: ClockExplanation) -> str:
-    return f"{r.clock} ({r.instance})" if r.instance else r.clock
-
-
-def _print_explanations(ev: CaseExplanation) -> None:
-    out.print(Text("Why each date is what it is", style="bold"))
-    idle = [r for r in ev.clocks if r.status is Status.NOT_APPLICABLE]
-    for r in ev.clocks:
-        if r.status is Status.NOT_APPLICABLE:
-            continue
-        out.print(
-            Text.assemble(
-                "  ", (_label(r), "bold"), ": ", (r.status.value, STATUS_STYLE.get(r.status.value, ""))
-            )
-        )
-        for line in r.explanation:
-            out.print(Text(f"      {line}"))
-    if idle:
-        out.print(Text("  Not applicable:", style="bold"))
-        for r in idle:
-            reason = r.reason.removeprefix("Not applicable: ")
-            out.print(Text(f"      {_label(r)}: {reason}", style="dim"))
-
-
-def _print_events(events: Sequence[Event], title: str = "Event log") -> None:
-    from ehcp_workflow.output import printable as p
-
-    table = Table(title=title, header_style="bold", title_justify="left")
-    for name in ("recorded (UTC)", "field", "change", "actor", "source"):
-        table.add_column(name)
-    table.add_column("reason", overflow="fold")
-    for e in events:
-        table.add_row(
-            e.recorded_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
-            Text(p(e.field)),
-            Text(p(f"{e.old_value if e.old_value is not None else MISSING} → {e.new_value or MISSING}")),
-            Text(p(e.actor)),
-            Text(p(e.source)),
-            Text(p(e.reason)),
-        )
-    out.print(table)
 
 
 # --- list -----------------------------------------------------------------------------------------
@@ -454,8 +349,8 @@ def record(
             out.print(Text(f"Nothing changed: {case_ref} already records that."))
             return
         after = evaluate_one(load_case(engine, case_ref), when, settings)
-    _print_events(events, title=f"Recorded {event.value} on {case_ref}")
-    _print_clock_changes(before, after)
+    print_events(events, title=f"Recorded {event.value} on {case_ref}")
+    print_clock_changes(before, after)
     _notes(before_caseload, change, day, when)
 
 
@@ -501,53 +396,6 @@ def _apply(
         reason=who.reason,
     )
     return [e for e in case_events(session, case_ref) if e.id not in seen]
-
-
-def _clock_keys(ev: CaseExplanation) -> dict[tuple[str, str, int], ClockExplanation]:
-    keyed: dict[tuple[str, str, int], ClockExplanation] = {}
-    for r in ev.clocks:
-        n = 0
-        while (r.clock, r.instance, n) in keyed:
-            n += 1
-        keyed[(r.clock, r.instance, n)] = r
-    return keyed
-
-
-def _print_clock_changes(before: CaseExplanation, after: CaseExplanation) -> None:
-    old, new = _clock_keys(before), _clock_keys(after)
-
-    def state(r: ClockExplanation | None) -> Text:
-        if r is None:
-            return Text(MISSING)
-        due = f" (due {r.due_date.isoformat()})" if r.due_date else ""
-        return Text(r.status.value + due, style=STATUS_STYLE.get(r.status.value, ""))
-
-    def same(a: ClockExplanation | None, b: ClockExplanation | None) -> bool:
-        if a is None or b is None:
-            return a is b
-        if a.status is Status.NOT_APPLICABLE and b.status is Status.NOT_APPLICABLE:
-            return True  # only the reason it does not apply moved
-        fields = ("status", "due_date", "end_date", "exception")
-        return all(getattr(a, f) == getattr(b, f) for f in fields)
-
-    changed = [k for k in [*old, *(k for k in new if k not in old)] if not same(old.get(k), new.get(k))]
-    if not changed:
-        out.print(Text(f"No clock changed at {after.as_of.isoformat()}."))
-        return
-    table = Table(
-        title=f"Clocks that changed at {after.as_of.isoformat()}", header_style="bold", title_justify="left"
-    )
-    for name in ("clock", "instance", "before", "after"):
-        table.add_column(name)
-    table.add_column("why", overflow="fold")
-    for key in changed:
-        r = new.get(key)
-        table.add_row(Text(key[0]), Text(key[1]), state(old.get(key)), state(r), Text(r.reason if r else ""))
-    out.print(table)
-    if before.backlog != after.backlog:
-        was = f"{before.backlog.band}, {before.backlog.weeks_waiting} weeks" if before.backlog else "not open"
-        now = f"{after.backlog.band}, {after.backlog.weeks_waiting} weeks" if after.backlog else "not open"
-        out.print(Text(f"Backlog: {was} → {now}."))
 
 
 def _notes(caseload: Caseload, change: Change, day: dt.date, when: dt.date) -> None:
