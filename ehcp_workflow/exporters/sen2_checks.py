@@ -34,7 +34,7 @@ from ehcp_workflow.exporters.sen2_layout import (
 )
 from ehcp_workflow.exporters.sen2_store import StoredPerson
 from ehcp_workflow.exporters.sen2_xml import XML_INVALID
-from ehcp_workflow.importers.sen2_rules import upn_check_letter
+from ehcp_workflow.importers.sen2_person_rules import upn_check_letter
 from ehcp_workflow.importers.sen2_schema import UPN_UNKNOWN_CODES
 
 

@@ -36,15 +36,13 @@ from ehcp_workflow.core.caseload import (
     empty_cases,
 )
 from ehcp_workflow.importers.result import LoadedCaseload, ReadResult, finish_load
-from ehcp_workflow.importers.sen2_rules import (
-    Findings,
-    Value,
+from ehcp_workflow.importers.sen2_person_rules import (
     birth_date_check,
     person_ref,
     r20_identifiers,
-    read_request,
     unknown_elements,
 )
+from ehcp_workflow.importers.sen2_rules import Findings, Value, read_request
 from ehcp_workflow.importers.sen2_schema import MAPPED, SCHEMA, SUPPORTED_YEARS, WEEK20_COLUMN, Kind, spelling
 from ehcp_workflow.importers.sen2_xml import FatalXmlError, HeaderEvent, Node, PersonEvent, stream
 from ehcp_workflow.importers.values import DateWindow, date_seconds, date_window, parse_iso_date

@@ -11,12 +11,15 @@ numbers, sen2-spec §4.3; the spec says they are not DfE's). The severity follow
 
 Problems name the person by reference (UPN, ULN or ``person-<n>``), never by name; values are only
 quoted from fields that carry no personal data.
+
+The person-level rules (reference, birth date, UPN/ULN, unknown elements) live in
+:mod:`ehcp_workflow.importers.sen2_person_rules`; this module keeps the request-level rules and the
+helpers both use (:class:`Findings`, :func:`leaf`, :func:`listing`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -32,27 +35,22 @@ from ehcp_workflow.importers.sen2_schema import (
     PLACEMENT_SETTINGS,
     PLAN_SETTINGS,
     RANKS,
-    SCHEMA,
     SEN_TYPE_SINCE,
     SEN_TYPES,
-    UPN_UNKNOWN_CODES,
     WEEK20_COLUMN,
     Kind,
     Mapped,
     spelling,
 )
-from ehcp_workflow.importers.sen2_xml import REDACTED_BAD_DATE, Node
+from ehcp_workflow.importers.sen2_xml import Node
 from ehcp_workflow.importers.values import DateWindow, parse_iso_date
 from ehcp_workflow.problems import Problem, Severity
 
 Value = date | str | None
 
-_UPN = re.compile(r"[A-Z]\d{12}|[A-Z]\d{11}[A-Z]")  # permanent | temporary UPN (§2.2 item 1.7a)
-_ULN = re.compile(r"\d{10}")  # item 1.7b
 _LA = re.compile(r"\d{3}|XXX")  # §3.16 (XXX = unknown/outside UK, allowed by LIIA [U])
 _URN = re.compile(r"\d{6}")
 _UKPRN = re.compile(r"\d{8}")
-_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"  # DfE modulus-23 table (no I, O, S)
 
 
 @dataclass
@@ -97,114 +95,6 @@ class Findings:
         self.report(Severity.WARNING, rule, fld, message, node)
 
 
-# --- person level ---------------------------------------------------------------------------------
-
-
-def person_ref(person: Node, number: int) -> str:
-    """UPN, else ULN, else ``person-<n>`` (the Person's 1-based position in the file)."""
-    for key in ("upn", "uniquelearnernumber"):
-        node = person.first(key)
-        if node is not None and node.text:
-            return node.text
-    return f"person-{number}"
-
-
-def birth_date_check(person: Node, f: Findings) -> None:
-    """A PersonBirthDate that is not a plausible date: a warning naming the person, never the date.
-
-    The person is still loaded; their birth date is not (it was once stored as NULL silently).
-    """
-    node = person.first("personbirthdate")
-    if node is not None and node.text == REDACTED_BAD_DATE:
-        f.warn(
-            "sen2-birth-date",
-            node.name,
-            "is not a plausible date of birth (ccyy-mm-dd, not in the future, not a source system's "
-            "no-date placeholder); it was not stored: correct it in the source system",
-            node,
-        )
-
-
-def upn_check_letter(upn: str) -> str:
-    """The DfE modulus-23 check letter for characters 2-13 of ``upn`` (letters count by table index).
-
-    Verified against the five UPNs of sen2-spec §6.
-    """
-    total = 0
-    for weight, ch in enumerate(upn[1:13], start=2):
-        total += weight * (int(ch) if ch.isdigit() else _CHECK_LETTERS.index(ch))
-    return _CHECK_LETTERS[total % 23]
-
-
-def r20_identifiers(person: Node, f: Findings) -> None:
-    """R20: one of UPN, ULN or UPNunknown; UPN is letter + 12 digits with a valid check letter.
-
-    Warnings: identifiers do not move a clock, but a bad UPN stops matching to the school census.
-    """
-    upn, uln, unknown = (
-        _leaf(person, k, f, Severity.WARNING) for k in ("upn", "uniquelearnernumber", "upnunknown")
-    )
-    if upn is not None and upn.text:
-        text = upn.text
-        if not _UPN.fullmatch(text):
-            shape = f"has {len(text)} characters; a UPN is 13:" if len(text) != 13 else "is not"
-            f.warn(
-                "sen2-R20",
-                "UPN",
-                f"UPN '{text}' {shape} a capital letter and 12 digits (a temporary UPN ends in a "
-                "letter). Correct it from the school census",
-                upn,
-            )
-        elif text[0] != upn_check_letter(text):
-            f.warn(
-                "sen2-R20",
-                "UPN",
-                f"UPN '{text}' has the wrong check letter (expected '{upn_check_letter(text)}'); "
-                "it is probably mistyped. Correct it from the school census",
-                upn,
-            )
-    if uln is not None and uln.text and not _ULN.fullmatch(uln.text):
-        f.warn(
-            "sen2-R20",
-            "UniqueLearnerNumber",
-            f"ULN '{uln.text}' is not 10 digits; correct it from the learner record",
-            uln,
-        )
-    has_id = any(n is not None and n.text for n in (upn, uln))
-    if unknown is not None and unknown.text:
-        if unknown.text not in UPN_UNKNOWN_CODES:
-            f.warn(
-                "sen2-R20",
-                "UPNunknown",
-                f"'{unknown.text}' is not a UPNunknown code; use one of {_codes(UPN_UNKNOWN_CODES)}",
-                unknown,
-            )
-        if has_id:
-            f.warn(
-                "sen2-R20",
-                "UPNunknown",
-                "UPNunknown is given although the person has a UPN or ULN; remove UPNunknown",
-                unknown,
-            )
-    elif not has_id:
-        f.warn(
-            "sen2-R20",
-            "UPN",
-            "no UPN, UniqueLearnerNumber or UPNunknown; give the UPN or ULN, or the reason "
-            f"neither is known (UPNunknown); the person is referred to as '{f.person_ref}'",
-        )
-
-
-def unknown_elements(node: Node, block: str) -> Iterator[tuple[str, Node]]:
-    """(block, element) for every element not in SEN2 2023-2026 (sen2-spec §2.2), recursively."""
-    allowed = SCHEMA.get(block, frozenset())
-    for child in node.children:
-        if child.key not in allowed:
-            yield block, child
-        elif child.key in SCHEMA:
-            yield from unknown_elements(child, child.key)
-
-
 # --- request level --------------------------------------------------------------------------------
 
 
@@ -242,7 +132,7 @@ def _parse_request(req: Node, f: Findings, year: int | None) -> Request:
     r = Request(req, blocks, {}, {})
     for m in MAPPED:
         parent = blocks[m.block]
-        node = _leaf(parent, m.key, f, Severity.ERROR) if parent is not None else None
+        node = leaf(parent, m.key, f, Severity.ERROR) if parent is not None else None
         if node is not None and year is not None and year < m.since:
             f.out_of_year.append((m, node))
             node = None
@@ -286,9 +176,9 @@ def _value(m: Mapped, node: Node | None, f: Findings) -> Value:
     if text in codes:
         return text
     if m.kind is Kind.CEASE:
-        f.warn("sen2-code", name, f"'{text}' is not a valid CeaseReason; use one of {_codes(codes)}", node)
+        f.warn("sen2-code", name, f"'{text}' is not a valid CeaseReason; use one of {listing(codes)}", node)
         return text
-    f.error("sen2-code", name, f"'{text}' is not a valid {name}; use one of {_codes(codes)}", node)
+    f.error("sen2-code", name, f"'{text}' is not a valid {name}; use one of {listing(codes)}", node)
     return None
 
 
@@ -487,15 +377,15 @@ def r15_r21_sen_needs(r: Request, f: Findings, year: int | None) -> None:
     types: list[str] = []
     ranks: list[str] = []
     for need in needs:
-        type_node = _leaf(need, "sentype", f, Severity.WARNING)
-        rank_node = _leaf(need, "sentyperank", f, Severity.WARNING)
+        type_node = leaf(need, "sentype", f, Severity.WARNING)
+        rank_node = leaf(need, "sentyperank", f, Severity.WARNING)
         sen_type = type_node.text if type_node is not None else None
         rank = rank_node.text if rank_node is not None else None
         if sen_type not in SEN_TYPES:
             f.warn(
                 "sen2-R21",
                 "SENtype",
-                f"'{sen_type or ''}' is not a SENtype code; use one of {_codes(SEN_TYPES)}",
+                f"'{sen_type or ''}' is not a SENtype code; use one of {listing(SEN_TYPES)}",
                 type_node or need,
             )
         elif year is not None and year < SEN_TYPE_SINCE.get(sen_type, 0):
@@ -537,7 +427,7 @@ REQUEST_CHECKS = (
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _codes(codes: frozenset[str]) -> str:
+def listing(codes: frozenset[str]) -> str:
     return ", ".join(sorted(codes, key=lambda c: (len(c), c)))
 
 
@@ -555,7 +445,7 @@ def _block(parent: Node, key: str, f: Findings) -> Node | None:
     return found[0] if found else None
 
 
-def _leaf(parent: Node | None, key: str, f: Findings, severity: Severity) -> Node | None:
+def leaf(parent: Node | None, key: str, f: Findings, severity: Severity) -> Node | None:
     """The single ``key`` item of ``parent``, reporting repeats with ``severity``.
 
     An empty item (``<X/>``) counts as absent: SEN2 leaves out what it does not know (sen2-spec §7).
@@ -576,7 +466,7 @@ def _leaf(parent: Node | None, key: str, f: Findings, severity: Severity) -> Nod
 
 def _flag(parent: Node | None, key: str, f: Findings, severity: Severity) -> Node | None:
     """A 0/1 item (sen2-spec §3.14); anything else is reported with ``severity``."""
-    node = _leaf(parent, key, f, severity)
+    node = leaf(parent, key, f, severity)
     if node is not None and node.text is not None and node.text not in FLAG_VALUES:
         f.report(
             severity,
@@ -591,7 +481,7 @@ def _flag(parent: Node | None, key: str, f: Findings, severity: Severity) -> Nod
 def _detail(detail: Node, settings: frozenset[str], f: Findings, year: int | None) -> None:
     """R12 (exactly one of URN/UKPRN/SENsetting, a rank), R13 (setting codes), R14 (NIEO text)."""
     name = spelling(detail.key)
-    urn, ukprn, setting = (_leaf(detail, k, f, Severity.WARNING) for k in ("urn", "ukprn", "sensetting"))
+    urn, ukprn, setting = (leaf(detail, k, f, Severity.WARNING) for k in ("urn", "ukprn", "sensetting"))
     given = [spelling(n.key) for n in (urn, ukprn, setting) if n is not None and n.text]
     if len(given) != 1:
         what = " and ".join(given) if given else "none of them"
@@ -612,7 +502,7 @@ def _detail(detail: Node, settings: frozenset[str], f: Findings, year: int | Non
             f.warn(
                 "sen2-R13",
                 "SENsetting",
-                f"'{setting.text}' is not a SENsetting code for {name}; use one of {_codes(settings)}",
+                f"'{setting.text}' is not a SENsetting code for {name}; use one of {listing(settings)}",
                 setting,
             )
         elif year is not None and year < since:
@@ -624,7 +514,7 @@ def _detail(detail: Node, settings: frozenset[str], f: Findings, year: int | Non
             )
         elif setting.text == "NIEO" and not detail.first("sensettingother"):
             f.warn("sen2-R14", "SENSettingOther", "SENsetting NIEO needs SENSettingOther (details)", setting)
-    rank = _leaf(detail, "placementrank", f, Severity.WARNING)
+    rank = leaf(detail, "placementrank", f, Severity.WARNING)
     if rank is None or rank.text not in RANKS:
         f.warn("sen2-R12", "PlacementRank", f"{name} needs a PlacementRank of 1 or 2", rank or detail)
     for key in CONTENT_FLAGS[detail.key]:
@@ -634,8 +524,8 @@ def _detail(detail: Node, settings: frozenset[str], f: Findings, year: int | Non
 def _placement_dates(detail: Node, f: Findings) -> None:
     """R16: EntryDate is given and is a date; LeavingDate, if given, is on or after it."""
     entry, leaving = (
-        _leaf(detail, "entrydate", f, Severity.WARNING),
-        _leaf(detail, "leavingdate", f, Severity.WARNING),
+        leaf(detail, "entrydate", f, Severity.WARNING),
+        leaf(detail, "leavingdate", f, Severity.WARNING),
     )
     parsed: dict[str, date | None] = {}
     for key, node in (("EntryDate", entry), ("LeavingDate", leaving)):

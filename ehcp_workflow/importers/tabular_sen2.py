@@ -42,7 +42,7 @@ from ehcp_workflow.importers.sen2_details import (
     RequestDetails,
     Row,
 )
-from ehcp_workflow.importers.sen2_rules import upn_check_letter
+from ehcp_workflow.importers.sen2_person_rules import upn_check_letter
 from ehcp_workflow.importers.sen2_schema import (
     PLACEMENT_SETTINGS,
     PLAN_SETTINGS,

@@ -20,7 +20,7 @@ from ehcp_workflow.db.engine import make_engine
 from ehcp_workflow.db.sen2_details import upsert_sen2_details
 from ehcp_workflow.exporters import ExportResult, export_sen2
 from ehcp_workflow.importers.sen2_details import RequestDetails
-from ehcp_workflow.importers.sen2_rules import upn_check_letter
+from ehcp_workflow.importers.sen2_person_rules import upn_check_letter
 
 LA = "886"
 GENERATED = dt.datetime(2026, 2, 2, 10, 30, 5)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tracemalloc
 
 from ehcp_workflow.importers.sen2 import read_sen2
-from ehcp_workflow.importers.sen2_rules import upn_check_letter
+from ehcp_workflow.importers.sen2_person_rules import upn_check_letter
 
 from .helpers import FIXTURES
 
